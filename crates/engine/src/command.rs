@@ -1,0 +1,88 @@
+//! Commands a person (or the scheduler) gives the migration.
+
+use chrono::NaiveDate;
+use cutover_plan::Outcome;
+use serde::{Deserialize, Serialize};
+
+/// A request to change the migration. Every command names who gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Enter the first phase.
+    Start { by: Option<String> },
+    /// Leave the current phase forward: to the next one, or to a named later one when
+    /// every skipped phase's gate holds too.
+    Advance {
+        by: String,
+        to: Option<String>,
+        reason: Option<String>,
+    },
+    /// Go back to an earlier phase.
+    Rollback {
+        by: String,
+        to: String,
+        reason: String,
+    },
+    /// Sign off the current phase for a layer.
+    SignOff {
+        by: String,
+        layer: String,
+        comment: Option<String>,
+    },
+    /// Withdraw a layer's standing sign-off on the current phase.
+    RevokeSignOff {
+        by: String,
+        layer: String,
+        reason: Option<String>,
+    },
+    /// Let one named condition count as met until `expires` (a day in the plan's zone).
+    Waive {
+        by: String,
+        condition: String,
+        justification: String,
+        expires: NaiveDate,
+    },
+    /// Record the outcome of a manual check.
+    RecordOutcome {
+        by: String,
+        check: String,
+        outcome: Outcome,
+        detail: Option<String>,
+    },
+    /// Stop the migration for good.
+    Abort { by: String, reason: String },
+    /// Finish the migration from its final phase.
+    Complete { by: String },
+}
+
+impl Command {
+    /// The name used in the transition log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Start { .. } => "start",
+            Command::Advance { .. } => "advance",
+            Command::Rollback { .. } => "rollback",
+            Command::SignOff { .. } => "signoff",
+            Command::RevokeSignOff { .. } => "signoff_revoke",
+            Command::Waive { .. } => "waive",
+            Command::RecordOutcome { .. } => "check_record",
+            Command::Abort { .. } => "abort",
+            Command::Complete { .. } => "complete",
+        }
+    }
+
+    /// The person giving the command, if any.
+    pub fn actor(&self) -> Option<&str> {
+        match self {
+            Command::Start { by } => by.as_deref(),
+            Command::Advance { by, .. }
+            | Command::Rollback { by, .. }
+            | Command::SignOff { by, .. }
+            | Command::RevokeSignOff { by, .. }
+            | Command::Waive { by, .. }
+            | Command::RecordOutcome { by, .. }
+            | Command::Abort { by, .. }
+            | Command::Complete { by } => Some(by),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities, one per table. They stay inside the store; the rest of cutover sees
+//! engine types only.
+
+pub mod check_run;
+pub mod migration;
+pub mod plan;
+pub mod signoff;
+pub mod transition;
+pub mod waiver;

@@ -1,0 +1,17 @@
+//! Schema migrations for cutover's store, one file per change, each with `up` and `down`.
+//!
+//! The same migrations run on SQLite (the embedded default) and Postgres.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial;
+
+/// Every schema change, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}

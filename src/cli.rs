@@ -1,0 +1,185 @@
+//! The command line: clap definitions only.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The default store: a SQLite file in the working directory, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://cutover.db?mode=rwc";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Run a parallel migration of an affiliate program between two tracking platforms, phase by gated phase."
+)]
+pub struct Cli {
+    /// Store URL: sqlite://FILE?mode=rwc (default, in the working directory) or postgres://...
+    #[arg(long, global = true, env = "CUTOVER_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Check plan files; print every diagnostic as FILE:LINE:COL (exit 0 valid, 1 invalid, 2 unreadable).
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Create the migration from a plan and enter its first phase.
+    Start {
+        file: PathBuf,
+        /// The lead starting the migration.
+        #[arg(long = "as")]
+        by: Option<String>,
+    },
+    /// Plan versions.
+    #[command(subcommand)]
+    Plan(PlanCmd),
+    /// Where the migration stands: the phase and every exit condition, met or not.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Leave the current phase for the next (or a named later) one; exit 3 with every unmet condition if refused.
+    Advance {
+        #[arg(long = "as")]
+        by: String,
+        /// A later phase; every phase skipped must hold its gate too.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Go back to an earlier phase.
+    Rollback {
+        #[arg(long = "as")]
+        by: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Sign off the current phase for a layer you own (or `signoff revoke`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Signoff(SignoffCmd),
+    /// Let one named exit condition count as met until a date (a lead of another layer).
+    Waive {
+        #[arg(long = "as")]
+        by: String,
+        #[arg(long)]
+        condition: String,
+        #[arg(long)]
+        justification: String,
+        /// Last day the waiver counts, YYYY-MM-DD in the plan's time zone.
+        #[arg(long)]
+        expires: NaiveDate,
+    },
+    /// Checks.
+    #[command(subcommand)]
+    Check(CheckCmd),
+    /// Stop the migration for good.
+    Abort {
+        #[arg(long = "as")]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Finish the migration from its final phase once its gate holds.
+    Complete {
+        #[arg(long = "as")]
+        by: String,
+    },
+    /// The transition log (or `history verify` to re-compute its hash chain).
+    #[command(args_conflicts_with_subcommands = true)]
+    History(HistoryCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCmd {
+    /// Store a new plan version and make it current.
+    Apply {
+        file: PathBuf,
+        #[arg(long = "as")]
+        by: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SignoffCmd {
+    #[command(subcommand)]
+    pub action: Option<SignoffAction>,
+    #[arg(long = "as", required = true)]
+    pub by: Option<String>,
+    #[arg(long, required = true)]
+    pub layer: Option<String>,
+    #[arg(long)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignoffAction {
+    /// Withdraw a layer's standing sign-off on the current phase.
+    Revoke {
+        #[arg(long = "as")]
+        by: String,
+        #[arg(long)]
+        layer: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckCmd {
+    /// Record the outcome of a manual check.
+    Record {
+        check: String,
+        #[arg(long, value_enum)]
+        outcome: OutcomeArg,
+        #[arg(long = "as")]
+        by: String,
+        #[arg(long)]
+        detail: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutcomeArg {
+    Pass,
+    Warn,
+    Fail,
+    Error,
+    Inconclusive,
+}
+
+impl From<OutcomeArg> for cutover_plan::Outcome {
+    fn from(o: OutcomeArg) -> Self {
+        use cutover_plan::Outcome;
+        match o {
+            OutcomeArg::Pass => Outcome::Pass,
+            OutcomeArg::Warn => Outcome::Warn,
+            OutcomeArg::Fail => Outcome::Fail,
+            OutcomeArg::Error => Outcome::Error,
+            OutcomeArg::Inconclusive => Outcome::Inconclusive,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryCmd {
+    #[command(subcommand)]
+    pub action: Option<HistoryAction>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Re-compute the hash chain; exit 1 on a broken link.
+    Verify,
+}
