@@ -241,7 +241,9 @@ impl std::str::FromStr for Outcome {
             .into_iter()
             .find(|o| o.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown outcome \"{s}\" (expected pass, warn, fail, error or inconclusive)")
+                format!(
+                    "unknown outcome \"{s}\" (expected pass, warn, fail, error or inconclusive)"
+                )
             })
     }
 }

@@ -87,7 +87,9 @@ pub fn verify(entries: &[LogEntry]) -> Verification {
         if e.seq != expected_seq {
             broken.push(BrokenLink {
                 seq: e.seq,
-                reason: format!("expected entry {expected_seq} here; entries are missing or reordered"),
+                reason: format!(
+                    "expected entry {expected_seq} here; entries are missing or reordered"
+                ),
             });
         }
         if e.prev_hash != prev {

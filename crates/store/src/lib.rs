@@ -38,7 +38,9 @@ pub enum StoreError {
         "another command changed the migration while this one was being decided; nothing was changed"
     )]
     Conflict,
-    #[error("this database already holds migration \"{0}\"; use another database for another migration")]
+    #[error(
+        "this database already holds migration \"{0}\"; use another database for another migration"
+    )]
     AlreadyExists(String),
     #[error("no migration has been started in this database; run `cutover start PLAN`")]
     NotStarted,
@@ -125,13 +127,15 @@ impl Store {
                 url: shown.clone(),
                 reason: one_line(&e.to_string()),
             })?;
-        Migrator::up(&db, None).await.map_err(|e| match StoreError::from(e) {
-            StoreError::Locked => StoreError::Locked,
-            other => StoreError::Connect {
-                url: shown,
-                reason: format!("schema migration failed: {other}"),
-            },
-        })?;
+        Migrator::up(&db, None)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Locked => StoreError::Locked,
+                other => StoreError::Connect {
+                    url: shown,
+                    reason: format!("schema migration failed: {other}"),
+                },
+            })?;
         Ok(Store { db })
     }
 
@@ -208,7 +212,7 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("unknown status \"{}\"", row.status)))?;
         let facts = match row.phase_entered_at {
             Some(since) => Facts {
-                check_runs: self.check_runs_since(row.id, since).await?,
+                check_runs: self.check_runs_since(row.id, Some(since)).await?,
             },
             None => Facts::default(),
         };
@@ -239,11 +243,14 @@ impl Store {
     async fn check_runs_since(
         &self,
         migration_id: i32,
-        since: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
     ) -> Result<Vec<CheckRun>, StoreError> {
-        let rows = check_run::Entity::find()
-            .filter(check_run::Column::MigrationId.eq(migration_id))
-            .filter(check_run::Column::RecordedAt.gte(since))
+        let mut query =
+            check_run::Entity::find().filter(check_run::Column::MigrationId.eq(migration_id));
+        if let Some(since) = since {
+            query = query.filter(check_run::Column::RecordedAt.gte(since));
+        }
+        let rows = query
             .order_by_asc(check_run::Column::RecordedAt)
             .order_by_asc(check_run::Column::Id)
             .all(&self.db)
@@ -253,8 +260,7 @@ impl Store {
 
     /// Every check run of the migration, oldest first (for history and reports).
     pub async fn check_runs(&self, snap: &Snapshot) -> Result<Vec<CheckRun>, StoreError> {
-        self.check_runs_since(snap.migration_id, DateTime::<Utc>::MIN_UTC)
-            .await
+        self.check_runs_since(snap.migration_id, None).await
     }
 
     /// Creates the migration with its first plan version and applies the start decision,

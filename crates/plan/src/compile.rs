@@ -1,0 +1,1015 @@
+//! Compiling a parsed YAML tree into a validated [`Plan`]: reads every section and item on
+//! its own (through the raw serde shapes in [`crate::raw`]), runs every check, and records
+//! every problem instead of stopping at the first.
+//!
+//! It stops at the plan's own consistency; nothing here looks at stored state or time.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use chrono::TimeDelta;
+use chrono_tz::Tz;
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
+use marked_yaml::{Node, Spanned};
+use serde::de::DeserializeOwned;
+
+use crate::currency::{CURRENCIES, is_currency};
+use crate::diag::{Diags, Pos};
+use crate::duration::parse_duration;
+use crate::model::*;
+use crate::raw::*;
+use crate::suggest::hint;
+use crate::yaml::DuplicateKey;
+
+/// Compiles `root` (a mapping). Returns the plan only when no error was recorded.
+pub(crate) fn compile(root: &Node, dups: &[DuplicateKey], diags: &mut Diags) -> Option<Plan> {
+    let mut c = Compiler {
+        diags,
+        layer_ids: Vec::new(),
+        check_layers: HashMap::new(),
+        check_ids: Vec::new(),
+        condition_ids: HashMap::new(),
+        used_checks: HashSet::new(),
+    };
+    c.plan(root, dups)
+}
+
+struct Compiler<'d> {
+    diags: &'d mut Diags,
+    /// Every layer id written in the file (even if its body is broken).
+    layer_ids: Vec<String>,
+    /// Check id -> its layer, for checks whose layer was readable.
+    check_layers: HashMap<String, String>,
+    /// Every check id written in the file.
+    check_ids: Vec<String>,
+    /// Condition id -> line of its first definition.
+    condition_ids: HashMap<String, usize>,
+    used_checks: HashSet<String>,
+}
+
+/// Where an item sits, for messages: `phase "setup"`, `person #2`.
+fn label(kind: &str, node: &Node, index: usize) -> String {
+    match peek_id(node) {
+        Some(id) => format!("{kind} \"{id}\""),
+        None => format!("{kind} #{}", index + 1),
+    }
+}
+
+fn peek_id(node: &Node) -> Option<String> {
+    let id = node.as_mapping()?.get_scalar("id")?.as_str();
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
+/// Where a node starts. marked-yaml marks a block mapping at its first `:`, so a mapping
+/// is placed at its first key when that comes earlier.
+fn node_pos(node: &Node) -> Pos {
+    let start = Pos::of_span(node.span());
+    match node
+        .as_mapping()
+        .and_then(|m| m.iter().next())
+        .and_then(|(k, _)| k.span().start())
+    {
+        Some(m) => start.min(Pos::of_marker(m)),
+        None => start,
+    }
+}
+
+fn key_node<'a>(map: &'a MarkedMappingNode, key: &str) -> Option<&'a MarkedScalarNode> {
+    map.iter().map(|(k, _)| k).find(|k| k.as_str() == key)
+}
+
+fn key_pos(map: &MarkedMappingNode, key: &str) -> Option<Pos> {
+    key_node(map, key).map(|k| Pos::of_span(k.span()))
+}
+
+fn text_pos(s: &Spanned<String>, fallback: Pos) -> Pos {
+    Pos::of_span_or(s.span(), fallback)
+}
+
+fn is_empty_scalar(node: &Node) -> bool {
+    node.as_scalar().is_some_and(|s| s.as_str().is_empty())
+}
+
+fn describe_node(node: &Node) -> String {
+    match node {
+        Node::Scalar(s) => format!("\"{}\"", s.as_str()),
+        Node::Sequence(_) => "a list".to_owned(),
+        Node::Mapping(_) => "a mapping".to_owned(),
+    }
+}
+
+/// A serde error from marked-yaml as a sentence, plus its position if it has one.
+fn describe_serde_error(e: &marked_yaml::FromNodeError, value: &Node) -> (Option<Pos>, String) {
+    use marked_yaml::Error as E;
+    let at = e.start_mark().map(|m| Pos::of_marker(&m));
+    let msg = match &**e {
+        E::NotBoolean(_) => format!("expected true or false, found {}", describe_node(value)),
+        E::IntegerParseFailure(..) => {
+            format!("expected a whole number, found {}", describe_node(value))
+        }
+        E::FloatParseFailure(..) => format!("expected a number, found {}", describe_node(value)),
+        E::UnknownFieldError(field, _, _) => format!("unknown key \"{field}\""),
+        E::Other(m, _) => m
+            .replace("sequence", "a list")
+            .replace("invalid type: map", "invalid type: a mapping"),
+    };
+    (at, msg)
+}
+
+/// Joins names as `"a", "b" and "c"`.
+fn quoted_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn param(node: &Node) -> Param {
+    match node {
+        Node::Scalar(s) => {
+            let v = s.as_str();
+            if !s.may_coerce() {
+                Param::String(v.to_owned())
+            } else if v.is_empty() || matches!(v, "~" | "null" | "Null" | "NULL") {
+                Param::Null
+            } else if let Some(b) = s.as_bool() {
+                Param::Bool(b)
+            } else if v.parse::<i64>().is_ok()
+                || (v.bytes().any(|b| b.is_ascii_digit())
+                    && v.parse::<f64>().is_ok_and(f64::is_finite))
+            {
+                Param::Number(v.to_owned())
+            } else {
+                Param::String(v.to_owned())
+            }
+        }
+        Node::Sequence(items) => Param::List(items.iter().map(param).collect()),
+        Node::Mapping(map) => Param::Map(
+            map.iter()
+                .map(|(k, v)| (k.as_str().to_owned(), param(v)))
+                .collect(),
+        ),
+    }
+}
+
+impl Compiler<'_> {
+    /// Reads one mapping item into its raw shape: reports unknown keys (all of them),
+    /// missing or empty required keys, and every ill-typed value at its own position.
+    /// Returns the item with ill-typed fields left out, or `None` if it is not a mapping.
+    fn item<T: DeserializeOwned + Default>(
+        &mut self,
+        node: &Node,
+        keys: &[&str],
+        required: &[&str],
+        ctx: &str,
+    ) -> Option<T> {
+        let at = node_pos(node);
+        let map = match node {
+            Node::Mapping(m) => m.clone(),
+            n if is_empty_scalar(n) => MarkedMappingNode::new_empty(*n.span()),
+            other => {
+                self.diags.error(
+                    at,
+                    format!(
+                        "{ctx} must be a mapping of keys, found {}",
+                        describe_node(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut clean = map.clone();
+        for (k, _) in map.iter() {
+            if !keys.contains(&k.as_str()) {
+                self.diags.error(
+                    Pos::of_span(k.span()),
+                    format!(
+                        "unknown key \"{}\" in {ctx}{}",
+                        k.as_str(),
+                        hint(k.as_str(), keys.iter().copied())
+                    ),
+                );
+                clean.remove(k.as_str());
+            }
+        }
+        for r in required {
+            match clean.get_node(r) {
+                None => self
+                    .diags
+                    .error(at, format!("{ctx} is missing required key \"{r}\"")),
+                Some(v) if is_empty_scalar(v) => {
+                    self.diags.error(
+                        key_pos(&clean, r).unwrap_or(at),
+                        format!("key \"{r}\" of {ctx} must not be empty"),
+                    );
+                    clean.remove(*r);
+                }
+                Some(_) => {}
+            }
+        }
+        let whole = Node::Mapping(clean.clone());
+        let first_err = match marked_yaml::from_node::<T>(&whole) {
+            Ok(v) => return Some(v),
+            Err(e) => e,
+        };
+        // Find every ill-typed key by reading each key on its own.
+        let mut reported = false;
+        let entries: Vec<(MarkedScalarNode, Node)> =
+            clean.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (k, v) in entries {
+            let mut single = MarkedMappingNode::new_empty(*clean.span());
+            single.insert(k.clone(), v.clone());
+            if let Err(e) = marked_yaml::from_node::<T>(&Node::Mapping(single)) {
+                let (pos, msg) = describe_serde_error(&e, &v);
+                self.diags.error(
+                    pos.unwrap_or_else(|| node_pos(&v)),
+                    format!("key \"{}\" of {ctx}: {msg}", k.as_str()),
+                );
+                clean.remove(k.as_str());
+                reported = true;
+            }
+        }
+        match marked_yaml::from_node::<T>(&Node::Mapping(clean)) {
+            Ok(v) if reported => Some(v),
+            _ => {
+                let (pos, msg) = describe_serde_error(&first_err, node);
+                self.diags.error(pos.unwrap_or(at), format!("{ctx}: {msg}"));
+                None
+            }
+        }
+    }
+
+    fn plan(&mut self, root: &Node, dups: &[DuplicateKey]) -> Option<Plan> {
+        let Some(root_map) = root.as_mapping() else {
+            self.diags.error(
+                node_pos(root),
+                "the top level of a plan must be a mapping of keys",
+            );
+            return None;
+        };
+        let layers_node = root_map.get_node("layers");
+        let layers_map_pos = layers_node
+            .filter(|n| n.as_mapping().is_some())
+            .map(|n| Pos::of_span(n.span()));
+        for d in dups {
+            if Some(d.mapping) == layers_map_pos {
+                self.diags.error(
+                    d.second,
+                    format!(
+                        "duplicate layer \"{}\"; first defined on line {}",
+                        d.key, d.first.line
+                    ),
+                );
+            } else {
+                self.diags.error(
+                    d.second,
+                    format!(
+                        "duplicate key \"{}\"; first given on line {}",
+                        d.key, d.first.line
+                    ),
+                );
+            }
+        }
+
+        let top: RawPlan = self
+            .item(
+                root,
+                RawPlan::KEYS,
+                &[
+                    "migration",
+                    "timezone",
+                    "currency",
+                    "layers",
+                    "people",
+                    "phases",
+                ],
+                "the plan",
+            )
+            .unwrap_or_default();
+
+        let migration = top.migration.as_ref().map(|m| m.as_str().to_owned());
+        let timezone = top.timezone.as_ref().and_then(|tz| self.timezone(tz));
+        let currency = top.currency.as_ref().and_then(|c| self.currency(c));
+
+        // Ids first, so references can be resolved regardless of item order or breakage.
+        if let Some(Node::Mapping(m)) = layers_node {
+            self.layer_ids = m.iter().map(|(k, _)| k.as_str().to_owned()).collect();
+        }
+        let checks_node = root_map.get_node("checks");
+        if let Some(Node::Sequence(items)) = checks_node {
+            self.check_ids = items.iter().filter_map(peek_id).collect();
+        }
+
+        let layers = match (layers_node, &top.layers) {
+            (Some(Node::Mapping(m)), Some(_)) => self.layers(m),
+            _ => Vec::new(),
+        };
+        let people = match (root_map.get_node("people"), &top.people) {
+            (Some(node @ Node::Sequence(items)), Some(_)) => {
+                let people = self.people(items);
+                self.lead_and_ownership(root_map, node, &people, &layers);
+                people
+            }
+            _ => Vec::new(),
+        };
+        let checks = match (checks_node, &top.checks) {
+            (Some(Node::Sequence(items)), Some(_)) => self.checks(items),
+            _ => Vec::new(),
+        };
+        let phases = match (root_map.get_node("phases"), &top.phases) {
+            (Some(node @ Node::Sequence(items)), Some(_)) => {
+                if items.is_empty() {
+                    self.diags.error(
+                        key_pos(root_map, "phases").unwrap_or(node_pos(node)),
+                        "the plan has no phases; add at least one under \"phases\"",
+                    );
+                }
+                let phases = self.phases(items);
+                self.unused_checks(checks_node);
+                phases
+            }
+            _ => Vec::new(),
+        };
+
+        if self.diags.has_errors() {
+            return None;
+        }
+        Some(Plan {
+            migration: migration?,
+            timezone: timezone?,
+            currency: currency?,
+            layers,
+            people,
+            checks,
+            phases,
+        })
+    }
+
+    fn timezone(&mut self, tz: &Spanned<String>) -> Option<Tz> {
+        match Tz::from_str(tz.as_str()) {
+            Ok(z) => Some(z),
+            Err(_) => {
+                self.diags.error(
+                    text_pos(tz, Pos::START),
+                    format!(
+                        "unknown time zone \"{}\" (expected an IANA name such as \"Europe/Malta\"){}",
+                        tz.as_str(),
+                        hint(tz.as_str(), chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()))
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn currency(&mut self, c: &Spanned<String>) -> Option<String> {
+        if is_currency(c.as_str()) {
+            return Some(c.as_str().to_owned());
+        }
+        self.diags.error(
+            text_pos(c, Pos::START),
+            format!(
+                "unknown currency \"{}\" (expected an ISO 4217 code such as \"EUR\"){}",
+                c.as_str(),
+                hint(c.as_str(), CURRENCIES.iter().copied())
+            ),
+        );
+        None
+    }
+
+    /// Reports `name` if it is not a known layer.
+    fn layer_ref(&mut self, name: &Spanned<String>, fallback: Pos, what: String) -> bool {
+        if self.layer_ids.iter().any(|l| l == name.as_str()) {
+            return true;
+        }
+        let h = hint(name.as_str(), self.layer_ids.iter().map(String::as_str));
+        self.diags.error(
+            text_pos(name, fallback),
+            format!("{what} unknown layer \"{}\"{h}", name.as_str()),
+        );
+        false
+    }
+
+    fn layers(&mut self, map: &MarkedMappingNode) -> Vec<Layer> {
+        let mut out = Vec::new();
+        for (k, v) in map.iter() {
+            let ctx = format!("layer \"{}\"", k.as_str());
+            if k.as_str().is_empty() {
+                self.diags
+                    .error(Pos::of_span(k.span()), "a layer id must not be empty");
+                continue;
+            }
+            if let Some(raw) = self.item::<RawLayer>(v, RawLayer::KEYS, &[], &ctx) {
+                out.push(Layer {
+                    id: k.as_str().to_owned(),
+                    description: raw
+                        .description
+                        .map(|d| d.as_str().to_owned())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        out
+    }
+
+    fn people(&mut self, items: &[Node]) -> Vec<Person> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, node) in items.iter().enumerate() {
+            let ctx = label("person", node, i);
+            let at = node_pos(node);
+            let Some(raw) =
+                self.item::<RawPerson>(node, RawPerson::KEYS, &["id", "name", "email"], &ctx)
+            else {
+                continue;
+            };
+            if let Some(id) = &raw.id {
+                let pos = text_pos(id, at);
+                if let Some(first) = seen.get(id.as_str()) {
+                    self.diags.error(
+                        pos,
+                        format!(
+                            "duplicate person \"{}\"; first defined on line {first}",
+                            id.as_str()
+                        ),
+                    );
+                } else {
+                    seen.insert(id.as_str().to_owned(), pos.line);
+                }
+            }
+            if let Some(email) = &raw.email
+                && !email.contains('@')
+            {
+                self.diags.error(
+                    text_pos(email, at),
+                    format!("{ctx} has email \"{}\" without \"@\"", email.as_str()),
+                );
+            }
+            let mut layers = Vec::new();
+            for l in raw.layers.iter().flatten() {
+                if self.layer_ref(l, at, format!("{ctx} owns")) {
+                    layers.push(l.as_str().to_owned());
+                }
+            }
+            if let (Some(id), Some(name), Some(email)) = (raw.id, raw.name, raw.email) {
+                out.push(Person {
+                    id: id.as_str().to_owned(),
+                    name: name.as_str().to_owned(),
+                    email: email.as_str().to_owned(),
+                    lead: raw.lead.unwrap_or(false),
+                    layers,
+                });
+            }
+        }
+        out
+    }
+
+    /// At least one lead; every layer owned by someone.
+    fn lead_and_ownership(
+        &mut self,
+        root: &MarkedMappingNode,
+        people_node: &Node,
+        people: &[Person],
+        layers: &[Layer],
+    ) {
+        let at = key_pos(root, "people").unwrap_or(node_pos(people_node));
+        // A `lead:` that failed to read has been reported already; don't pile on.
+        let unreadable_lead = people_node.as_sequence().is_some_and(|items| {
+            items.iter().any(|n| {
+                n.as_mapping()
+                    .and_then(|m| m.get_scalar("lead"))
+                    .is_some_and(|l| l.as_bool().is_none())
+            })
+        });
+        if !unreadable_lead && !people.iter().any(|p| p.lead) {
+            self.diags.error(
+                at,
+                "no person has \"lead: true\"; a lead is needed to advance, roll back and waive",
+            );
+        }
+        let Some(Node::Mapping(layer_map)) = root.get_node("layers") else {
+            return;
+        };
+        for layer in layers {
+            if !people.iter().any(|p| p.layers.contains(&layer.id)) {
+                let pos = key_pos(layer_map, &layer.id).unwrap_or(at);
+                self.diags.error(
+                    pos,
+                    format!(
+                        "layer \"{}\" is owned by no person; add it to someone's \"layers\"",
+                        layer.id
+                    ),
+                );
+            }
+        }
+    }
+
+    fn checks(&mut self, items: &[Node]) -> Vec<Check> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, node) in items.iter().enumerate() {
+            let ctx = label("check", node, i);
+            let at = node_pos(node);
+            let Some(raw) =
+                self.item::<RawCheck>(node, RawCheck::KEYS, &["id", "layer", "kind"], &ctx)
+            else {
+                continue;
+            };
+            if let Some(id) = &raw.id {
+                let pos = text_pos(id, at);
+                if let Some(first) = seen.get(id.as_str()) {
+                    self.diags.error(
+                        pos,
+                        format!(
+                            "duplicate check \"{}\"; first defined on line {first}",
+                            id.as_str()
+                        ),
+                    );
+                } else {
+                    seen.insert(id.as_str().to_owned(), pos.line);
+                }
+            }
+            let layer_ok = match &raw.layer {
+                Some(l) => self.layer_ref(l, at, format!("{ctx} belongs to")),
+                None => false,
+            };
+            if let (Some(id), Some(l)) = (&raw.id, &raw.layer) {
+                self.check_layers
+                    .entry(id.as_str().to_owned())
+                    .or_insert_with(|| l.as_str().to_owned());
+            }
+            let map = node.as_mapping();
+            let kind = raw.kind.as_ref().and_then(|k| {
+                if k.as_str() == "manual" {
+                    return Some(None);
+                }
+                if let Some(s) = ScheduledKind::from_name(k.as_str()) {
+                    return Some(Some(s));
+                }
+                let names = std::iter::once("manual").chain(ScheduledKind::ALL.map(|s| s.name()));
+                self.diags.error(
+                    text_pos(k, at),
+                    format!(
+                        "{ctx} has unknown kind \"{}\" (expected manual, reconcile, rollup, attribution, event_flow, payout or record_sync){}",
+                        k.as_str(),
+                        hint(k.as_str(), names)
+                    ),
+                );
+                None
+            });
+            let mut schedule = None;
+            match kind {
+                Some(None) => {
+                    if let Some(s) = &raw.schedule {
+                        let pos = map
+                            .and_then(|m| key_pos(m, "schedule"))
+                            .unwrap_or(text_pos(s, at));
+                        self.diags
+                            .error(pos, format!("{ctx} is manual and cannot have a schedule"));
+                    }
+                    if let Some(pos) = map
+                        .filter(|_| raw.params.is_some())
+                        .and_then(|m| key_pos(m, "params"))
+                    {
+                        self.diags
+                            .error(pos, format!("{ctx} is manual and cannot have params"));
+                    }
+                }
+                Some(Some(k)) => match &raw.schedule {
+                    Some(s) => schedule = self.schedule(s, at, &ctx),
+                    None => {
+                        let has_key = map.is_some_and(|m| m.get_node("schedule").is_some());
+                        if !has_key {
+                            self.diags.error(
+                                at,
+                                format!(
+                                    "{ctx} of kind \"{}\" needs a schedule (5-field cron, e.g. \"0 7 * * *\")",
+                                    k.name()
+                                ),
+                            );
+                        }
+                    }
+                },
+                None => {}
+            }
+            let params = match map.and_then(|m| m.get_node("params")) {
+                Some(Node::Mapping(pm)) if raw.params.is_some() => pm
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), param(v)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if let (Some(id), Some(layer), Some(kind), true) = (raw.id, raw.layer, kind, layer_ok) {
+                let kind = match kind {
+                    None => CheckKind::Manual,
+                    Some(kind) => CheckKind::Scheduled { kind, params },
+                };
+                if kind == CheckKind::Manual || schedule.is_some() {
+                    out.push(Check {
+                        id: id.as_str().to_owned(),
+                        layer: layer.as_str().to_owned(),
+                        description: raw
+                            .description
+                            .map(|d| d.as_str().to_owned())
+                            .unwrap_or_default(),
+                        kind,
+                        schedule,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn schedule(&mut self, s: &Spanned<String>, at: Pos, ctx: &str) -> Option<Schedule> {
+        let pos = text_pos(s, at);
+        let expr = s.as_str().trim();
+        let fields = expr.split_whitespace().count();
+        if fields != 5 {
+            self.diags.error(
+                pos,
+                format!(
+                    "{ctx} has invalid schedule \"{}\": expected 5 cron fields (minute hour day-of-month month day-of-week), found {fields}",
+                    s.as_str()
+                ),
+            );
+            return None;
+        }
+        match cron::Schedule::from_str(&format!("0 {expr}")) {
+            Ok(cron) => Some(Schedule {
+                expression: expr.to_owned(),
+                cron,
+            }),
+            Err(e) => {
+                // The cron crate renders the expression and a caret first; keep the reason.
+                let text = e.to_string();
+                let reason = text
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty() && l.trim() != "^")
+                    .unwrap_or("not a valid cron expression")
+                    .trim()
+                    .to_owned();
+                self.diags.error(
+                    pos,
+                    format!(
+                        "{ctx} has invalid schedule \"{}\": {reason} (expected 5 cron fields: minute hour day-of-month month day-of-week)",
+                        s.as_str()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn phases(&mut self, items: &[Node]) -> Vec<Phase> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, node) in items.iter().enumerate() {
+            let ctx = label("phase", node, i);
+            let at = node_pos(node);
+            let Some(raw) =
+                self.item::<RawPhase>(node, RawPhase::KEYS, &["id", "goal", "owners"], &ctx)
+            else {
+                continue;
+            };
+            if let Some(id) = &raw.id {
+                let pos = text_pos(id, at);
+                if let Some(first) = seen.get(id.as_str()) {
+                    self.diags.error(
+                        pos,
+                        format!(
+                            "duplicate phase \"{}\"; first defined on line {first}",
+                            id.as_str()
+                        ),
+                    );
+                } else {
+                    seen.insert(id.as_str().to_owned(), pos.line);
+                }
+            }
+            let mut owners = Vec::new();
+            if let Some(list) = &raw.owners {
+                if list.is_empty() {
+                    let pos = node
+                        .as_mapping()
+                        .and_then(|m| key_pos(m, "owners"))
+                        .unwrap_or(at);
+                    self.diags
+                        .error(pos, format!("{ctx} has no owners; name at least one layer"));
+                }
+                for o in list {
+                    if self.layer_ref(o, at, format!("{ctx} is owned by")) {
+                        owners.push(o.as_str().to_owned());
+                    }
+                }
+            }
+            let mut exit = Vec::new();
+            let exit_nodes = match node.as_mapping().and_then(|m| m.get_node("exit")) {
+                Some(Node::Sequence(s)) if raw.exit.is_some() => s.as_slice(),
+                _ => &[],
+            };
+            let exit_ok = raw.exit.is_some()
+                || node
+                    .as_mapping()
+                    .is_none_or(|m| m.get_node("exit").is_none());
+            if exit_nodes.is_empty() && exit_ok {
+                self.diags.warn(
+                    at,
+                    format!("{ctx} has no exit condition; it can be left at any time"),
+                );
+            }
+            for (j, c) in exit_nodes.iter().enumerate() {
+                let cctx = match peek_id(c) {
+                    Some(id) => format!("condition \"{id}\""),
+                    None => format!("exit condition #{} of {ctx}", j + 1),
+                };
+                if let Some(cond) = self.condition(c, &cctx, &owners) {
+                    exit.push(cond);
+                }
+            }
+            if let (Some(id), Some(goal)) = (raw.id, raw.goal) {
+                out.push(Phase {
+                    id: id.as_str().to_owned(),
+                    goal: goal.as_str().to_owned(),
+                    owners,
+                    exit,
+                });
+            }
+        }
+        out
+    }
+
+    fn duration(
+        &mut self,
+        s: &Spanned<String>,
+        at: Pos,
+        ctx: &str,
+        key: &str,
+    ) -> Option<TimeDelta> {
+        match parse_duration(s.as_str()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.diags
+                    .error(text_pos(s, at), format!("{key} of {ctx}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn condition(&mut self, node: &Node, ctx: &str, phase_owners: &[String]) -> Option<Condition> {
+        let at = node_pos(node);
+        let raw = self.item::<RawCondition>(node, RawCondition::KEYS, &["id"], ctx)?;
+        let map = node.as_mapping()?;
+        if let Some(id) = &raw.id {
+            let pos = text_pos(id, at);
+            if let Some(first) = self.condition_ids.get(id.as_str()) {
+                self.diags.error(
+                    pos,
+                    format!(
+                        "duplicate condition id \"{}\"; first defined on line {first}",
+                        id.as_str()
+                    ),
+                );
+            } else {
+                self.condition_ids.insert(id.as_str().to_owned(), pos.line);
+            }
+        }
+
+        let kinds: Vec<&str> = map
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| RawCondition::KINDS.contains(k))
+            .collect();
+        match kinds.as_slice() {
+            [] => {
+                self.diags.error(
+                    at,
+                    format!(
+                        "{ctx} needs exactly one of check, signoff, min_duration, any or all; found none"
+                    ),
+                );
+                return None;
+            }
+            [_] => {}
+            [_, second, ..] => {
+                self.diags.error(
+                    key_pos(map, second).unwrap_or(at),
+                    format!(
+                        "{ctx} has {}; a condition is exactly one of check, signoff, min_duration, any or all",
+                        quoted_list(&kinds)
+                    ),
+                );
+                return None;
+            }
+        }
+        let kind = kinds[0];
+        if kind != "check" {
+            for k in RawCondition::CHECK_ONLY {
+                if let Some(pos) = key_pos(map, k) {
+                    self.diags.error(
+                        pos,
+                        format!("\"{k}\" of {ctx} only applies to a check condition, not {kind}"),
+                    );
+                }
+            }
+        }
+
+        let mut owner_override = None;
+        if let Some(o) = &raw.owner {
+            let names = OneOrMany::located(o);
+            if names.is_empty() {
+                self.diags.error(
+                    Pos::of_span_or(o.span(), at),
+                    format!("{ctx} has an empty owner list; name at least one layer"),
+                );
+            }
+            let mut ok = Vec::new();
+            for n in &names {
+                if self.layer_ref(n, at, format!("{ctx} is owned by")) {
+                    ok.push(n.as_str().to_owned());
+                }
+            }
+            owner_override = Some(ok);
+        }
+
+        let (kind, default_owners) = match kind {
+            "check" => {
+                let check = raw.check.as_ref()?;
+                let name = check.as_str().to_owned();
+                self.used_checks.insert(name.clone());
+                if !self.check_ids.contains(&name) {
+                    let h = hint(&name, self.check_ids.iter().map(String::as_str));
+                    self.diags.error(
+                        text_pos(check, at),
+                        format!("{ctx} refers to unknown check \"{name}\"{h}"),
+                    );
+                }
+                let outcomes = self.outcomes(&raw, at, ctx);
+                let consecutive = match &raw.consecutive {
+                    None => Some(1),
+                    Some(n) => match u32::try_from(**n) {
+                        Ok(v) if v >= 1 => Some(v),
+                        _ => {
+                            self.diags.error(
+                                Pos::of_span_or(n.span(), at),
+                                format!("consecutive of {ctx} must be at least 1, found {}", **n),
+                            );
+                            None
+                        }
+                    },
+                };
+                let fresh_within = match &raw.fresh_within {
+                    None => Some(None),
+                    Some(s) => self.duration(s, at, ctx, "fresh_within").map(Some),
+                };
+                let owners: Vec<String> =
+                    self.check_layers.get(&name).cloned().into_iter().collect();
+                (
+                    ConditionKind::CheckOutcome {
+                        check: name,
+                        outcomes: outcomes?,
+                        consecutive: consecutive?,
+                        fresh_within: fresh_within?,
+                    },
+                    owners,
+                )
+            }
+            "signoff" => {
+                let list = raw.signoff.as_ref()?;
+                let names = OneOrMany::located(list);
+                if names.is_empty() {
+                    self.diags.error(
+                        Pos::of_span_or(list.span(), at),
+                        format!("{ctx} has an empty signoff list; name at least one layer"),
+                    );
+                }
+                let mut layers = Vec::new();
+                for n in &names {
+                    if self.layer_ref(n, at, format!("{ctx} asks for a sign-off from")) {
+                        layers.push(n.as_str().to_owned());
+                    }
+                }
+                (
+                    ConditionKind::SignOff {
+                        layers: layers.clone(),
+                    },
+                    layers,
+                )
+            }
+            "min_duration" => {
+                let s = raw.min_duration.as_ref()?;
+                let d = self.duration(s, at, ctx, "min_duration")?;
+                (ConditionKind::MinDuration(d), phase_owners.to_vec())
+            }
+            combinator => {
+                let children = match map.get_node(combinator) {
+                    Some(Node::Sequence(s)) => s.as_slice(),
+                    _ => &[],
+                };
+                if children.is_empty() {
+                    self.diags.error(
+                        key_pos(map, combinator).unwrap_or(at),
+                        format!("{ctx} has an empty {combinator} list; add at least one condition"),
+                    );
+                }
+                let mut kids = Vec::new();
+                for (j, child) in children.iter().enumerate() {
+                    let cctx = match peek_id(child) {
+                        Some(id) => format!("condition \"{id}\""),
+                        None => format!("condition #{} under {ctx}", j + 1),
+                    };
+                    if let Some(k) = self.condition(child, &cctx, phase_owners) {
+                        kids.push(k);
+                    }
+                }
+                let kind = if combinator == "any" {
+                    ConditionKind::Any(kids)
+                } else {
+                    ConditionKind::All(kids)
+                };
+                (kind, phase_owners.to_vec())
+            }
+        };
+        Some(Condition {
+            id: raw.id?.as_str().to_owned(),
+            owners: owner_override.unwrap_or(default_owners),
+            kind,
+        })
+    }
+
+    fn outcomes(&mut self, raw: &RawCondition, at: Pos, ctx: &str) -> Option<Vec<Outcome>> {
+        let Some(list) = &raw.outcome else {
+            return Some(vec![Outcome::Pass]);
+        };
+        let names = OneOrMany::located(list);
+        if names.is_empty() {
+            self.diags.error(
+                Pos::of_span_or(list.span(), at),
+                format!("{ctx} has an empty outcome list; use pass, warn or fail"),
+            );
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for n in &names {
+            let pos = text_pos(n, at);
+            match Outcome::from_str(n.as_str()) {
+                Ok(o) if o.can_satisfy() => {
+                    if !out.contains(&o) {
+                        out.push(o);
+                    }
+                }
+                Ok(o) => {
+                    self.diags.error(
+                        pos,
+                        format!(
+                            "{ctx} lists outcome \"{o}\", which never satisfies a condition; use pass, warn or fail"
+                        ),
+                    );
+                    ok = false;
+                }
+                Err(_) => {
+                    let h = hint(n.as_str(), Outcome::ALL.map(Outcome::as_str));
+                    self.diags.error(
+                        pos,
+                        format!(
+                            "{ctx} has unknown outcome \"{}\" (expected pass, warn or fail){h}",
+                            n.as_str()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn unused_checks(&mut self, checks_node: Option<&Node>) {
+        let Some(Node::Sequence(items)) = checks_node else {
+            return;
+        };
+        let mut warned = HashSet::new();
+        for node in items.iter() {
+            let Some(map) = node.as_mapping() else {
+                continue;
+            };
+            let Some(id) = map.get_scalar("id") else {
+                continue;
+            };
+            if !id.as_str().is_empty()
+                && !self.used_checks.contains(id.as_str())
+                && warned.insert(id.as_str().to_owned())
+            {
+                self.diags.warn(
+                    Pos::of_span(id.span()),
+                    format!(
+                        "check \"{}\" is not used by any exit condition",
+                        id.as_str()
+                    ),
+                );
+            }
+        }
+    }
+}
