@@ -1,6 +1,6 @@
 //! `decide`: the only way a migration's state changes. Pure; time comes in as `now`.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Offset, TimeDelta, TimeZone, Utc};
 use cutover_plan::{CheckKind, Condition, ConditionKind, Outcome, Person, Phase, Plan};
 
 use crate::command::Command;
@@ -257,7 +257,12 @@ impl<'a> Decider<'a> {
         let mut effects = vec![Effect::RecordEvidence {
             gates: vec![self.gate(current, since)],
         }];
-        effects.push(phase_notice(target, Some(&current.id), "rollback", Some(by)));
+        effects.push(phase_notice(
+            target,
+            Some(&current.id),
+            "rollback",
+            Some(by),
+        ));
         effects.extend(schedule_changes(self.plan, Some(current), Some(target)));
         Ok(Decision {
             state,
@@ -379,7 +384,10 @@ impl<'a> Decider<'a> {
                 "\"{condition}\" is not an exit condition of the plan"
             )));
         };
-        if let Some(own) = person.layers.iter().find(|l| cond.owners.contains(l)) {
+        // A combinator answers for its children too: waiving it would waive theirs.
+        let mut answerable = Vec::new();
+        collect_owners(cond, &mut answerable);
+        if let Some(own) = person.layers.iter().find(|l| answerable.contains(l)) {
             return Err(not_permitted(
                 by,
                 format!(
@@ -390,8 +398,12 @@ impl<'a> Decider<'a> {
         if justification.trim().is_empty() {
             return Err(invalid("a waiver needs a justification"));
         }
-        let expires_at = end_of_day(self.plan, expires)
-            .ok_or_else(|| invalid(format!("{expires} does not exist in {}", self.plan.timezone)))?;
+        let expires_at = end_of_day(self.plan, expires).ok_or_else(|| {
+            invalid(format!(
+                "{expires} does not exist in {}",
+                self.plan.timezone
+            ))
+        })?;
         if expires_at <= self.now {
             return Err(invalid(format!(
                 "the waiver would expire {expires}, which has already ended in {}",
@@ -420,10 +432,7 @@ impl<'a> Decider<'a> {
             }],
             from_phase: Some(current.id.clone()),
             to_phase: Some(current.id.clone()),
-            summary: format!(
-                "{by} waived {}/{} until {expires}",
-                phase.id, cond.id
-            ),
+            summary: format!("{by} waived {}/{} until {expires}", phase.id, cond.id),
         })
     }
 
@@ -475,7 +484,13 @@ impl<'a> Decider<'a> {
             },
         ];
         if outcome == Outcome::Fail {
-            effects.extend(void_signoffs(&mut state, &current.id, &check.layer, check_id, self.now));
+            effects.extend(void_signoffs(
+                &mut state,
+                &current.id,
+                &check.layer,
+                check_id,
+                self.now,
+            ));
         }
         Ok(Decision {
             state,
@@ -625,11 +640,11 @@ fn collect_owners(c: &Condition, out: &mut Vec<String>) {
 pub fn scheduled_checks(plan: &Plan, phase: &Phase) -> Vec<String> {
     fn walk(plan: &Plan, c: &Condition, out: &mut Vec<String>) {
         match &c.kind {
-            ConditionKind::CheckOutcome { check, .. } => {
-                if plan.check(check).is_some_and(|k| k.schedule.is_some()) && !out.contains(check)
-                {
-                    out.push(check.clone());
-                }
+            ConditionKind::CheckOutcome { check, .. }
+                if plan.check(check).is_some_and(|k| k.schedule.is_some())
+                    && !out.contains(check) =>
+            {
+                out.push(check.clone());
             }
             ConditionKind::Any(kids) | ConditionKind::All(kids) => {
                 kids.iter().for_each(|k| walk(plan, k, out))
@@ -662,10 +677,19 @@ fn schedule_changes(plan: &Plan, from: Option<&Phase>, to: Option<&Phase>) -> Ve
 /// The instant a day ends in the plan's zone (the start of the next day).
 fn end_of_day(plan: &Plan, day: NaiveDate) -> Option<DateTime<Utc>> {
     let next = day.succ_opt()?.and_hms_opt(0, 0, 0)?;
-    plan.timezone
-        .from_local_datetime(&next)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
+    match plan.timezone.from_local_datetime(&next).earliest() {
+        Some(t) => Some(t.with_timezone(&Utc)),
+        // Local midnight is skipped (a DST jump at 00:00): the day ends at the jump, which is
+        // midnight read with the offset in force just before it.
+        None => {
+            let before = plan
+                .timezone
+                .offset_from_local_datetime(&(next - TimeDelta::seconds(1)))
+                .earliest()?;
+            let offset = TimeDelta::seconds(before.fix().local_minus_utc().into());
+            Some((next - offset).and_utc())
+        }
+    }
 }
 
 /// Whether `new_plan` may replace the current plan of a migration in `state`: it must be

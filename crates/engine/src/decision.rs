@@ -46,13 +46,40 @@ pub enum Notice {
         via: String,
         by: Option<String>,
     },
-    SignedOff { phase: String, layer: String, by: String },
-    SignOffRevoked { phase: String, layer: String, by: String },
-    SignOffVoided { phase: String, layer: String, check: String },
-    WaiverGranted { condition: String, by: String, expires: String },
-    CheckRecorded { check: String, outcome: String, by: String },
-    Aborted { phase: String, by: String, reason: String },
-    Completed { phase: String, by: String },
+    SignedOff {
+        phase: String,
+        layer: String,
+        by: String,
+    },
+    SignOffRevoked {
+        phase: String,
+        layer: String,
+        by: String,
+    },
+    SignOffVoided {
+        phase: String,
+        layer: String,
+        check: String,
+    },
+    WaiverGranted {
+        condition: String,
+        by: String,
+        expires: String,
+    },
+    CheckRecorded {
+        check: String,
+        outcome: String,
+        by: String,
+    },
+    Aborted {
+        phase: String,
+        by: String,
+        reason: String,
+    },
+    Completed {
+        phase: String,
+        by: String,
+    },
 }
 
 /// A command that was not taken. It is an answer, not an error: nothing changed.

@@ -217,7 +217,9 @@ impl Ctx<'_> {
             .facts
             .check_runs
             .iter()
-            .filter(|r| r.check == check && r.recorded_at >= self.since && r.recorded_at <= self.now)
+            .filter(|r| {
+                r.check == check && r.recorded_at >= self.since && r.recorded_at <= self.now
+            })
             .collect();
         runs.sort_by_key(|r| r.recorded_at);
         let wanted = outcome_list(outcomes);
@@ -261,7 +263,10 @@ impl Ctx<'_> {
             }
         }
         if need > 1 {
-            (true, format!("{streak} consecutive {wanted} runs of {check}"))
+            (
+                true,
+                format!("{streak} consecutive {wanted} runs of {check}"),
+            )
         } else {
             (
                 true,
