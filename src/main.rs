@@ -84,9 +84,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Start { file, by } => start(&url, &file, by).await,
         Cmd::Plan(PlanCmd::Apply { file, by }) => plan_apply(&url, &file, by).await,
         Cmd::Status { json } => status(&url, json).await,
-        Cmd::Advance { by, to, reason } => {
-            execute(&url, Command::Advance { by, to, reason }).await
-        }
+        Cmd::Advance { by, to, reason } => execute(&url, Command::Advance { by, to, reason }).await,
         Cmd::Rollback { by, to, reason } => {
             execute(&url, Command::Rollback { by, to, reason }).await
         }
@@ -247,7 +245,13 @@ async fn start(url: &str, file: &Path, by: Option<String>) -> Result<u8, Failure
     let store = open(url).await?;
     let at = now();
     let command = Command::Start { by };
-    let decision = match decide(&plan, &MigrationState::new(), &Default::default(), &command, at) {
+    let decision = match decide(
+        &plan,
+        &MigrationState::new(),
+        &Default::default(),
+        &command,
+        at,
+    ) {
         Ok(d) => d,
         Err(r) => return Err(refused(&r)),
     };
@@ -278,9 +282,9 @@ async fn plan_apply(url: &str, file: &Path, by: Option<String>) -> Result<u8, Fa
     let store = open(url).await?;
     let snap = store.load().await?;
     if let Some(by) = &by {
-        let person = plan
-            .person(by)
-            .ok_or_else(|| Failure::error(format!("error: \"{by}\" is not a person of the plan")))?;
+        let person = plan.person(by).ok_or_else(|| {
+            Failure::error(format!("error: \"{by}\" is not a person of the plan"))
+        })?;
         if !person.lead {
             return Err(refused(&Refusal::NotPermitted {
                 by: by.clone(),
@@ -301,7 +305,13 @@ async fn plan_apply(url: &str, file: &Path, by: Option<String>) -> Result<u8, Fa
         return Ok(0);
     }
     let (version, entry) = store
-        .apply_plan(&snap, &file.display().to_string(), &text, by.as_deref(), now())
+        .apply_plan(
+            &snap,
+            &file.display().to_string(),
+            &text,
+            by.as_deref(),
+            now(),
+        )
         .await?;
     println!(
         "Applied plan version {version} from {} (log entry #{}).",
@@ -362,7 +372,10 @@ async fn execute(url: &str, command: Command) -> Result<u8, Failure> {
                     let _ = store.record(&fresh, now(), &command, Err(&refusal)).await;
                     return Err(refused(&refusal));
                 }
-                info!(command = command.kind(), "Concurrent update; deciding again.");
+                info!(
+                    command = command.kind(),
+                    "Concurrent update; deciding again."
+                );
             }
             Err(e) => return Err(e.into()),
         }

@@ -47,7 +47,9 @@ impl StatusView {
             phases: plan.phases.iter().map(|p| p.id.clone()).collect(),
             goal: idx.map(|i| plan.phases[i].goal.clone()),
             entered_at: since,
-            next_phase: idx.and_then(|i| plan.phases.get(i + 1)).map(|p| p.id.clone()),
+            next_phase: idx
+                .and_then(|i| plan.phases.get(i + 1))
+                .map(|p| p.id.clone()),
             plan: PlanRef {
                 version: snap.plan.version,
                 file: snap.plan.file_name.clone(),
@@ -172,7 +174,11 @@ fn notice_text(n: &Notice) -> String {
         Notice::SignOffRevoked { phase, layer, by } => {
             format!("{by} revoked {layer}'s sign-off on {phase}")
         }
-        Notice::SignOffVoided { phase, layer, check } => {
+        Notice::SignOffVoided {
+            phase,
+            layer,
+            check,
+        } => {
             format!("{layer}'s sign-off on {phase} voided: check {check} failed")
         }
         Notice::WaiverGranted {

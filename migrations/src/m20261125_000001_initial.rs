@@ -170,7 +170,11 @@ fn fk(table: &'static str, col: &'static str) -> ForeignKeyCreateStatement {
         .to_owned()
 }
 
-async fn unique(manager: &SchemaManager<'_>, table: &'static str, cols: &[&'static str]) -> Result<(), DbErr> {
+async fn unique(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    cols: &[&'static str],
+) -> Result<(), DbErr> {
     let mut idx = Index::create();
     idx.name(format!("uq_{table}_{}", cols.join("_")))
         .table(table)
