@@ -120,7 +120,7 @@ impl Store {
         opts.sqlx_logging(false)
             .max_connections(4)
             .connect_timeout(std::time::Duration::from_secs(5))
-            .acquire_timeout(std::time::Duration::from_secs(10));
+            .acquire_timeout(std::time::Duration::from_secs(5));
         let db = Database::connect(opts)
             .await
             .map_err(|e| StoreError::Connect {
