@@ -2,6 +2,8 @@
 
 use chrono::NaiveDate;
 use cutover_plan::Outcome;
+
+use crate::facts::Window;
 use serde::{Deserialize, Serialize};
 
 /// A request to change the migration. Every command names who gives it.
@@ -49,6 +51,13 @@ pub enum Command {
         outcome: Outcome,
         detail: Option<String>,
     },
+    /// Record the outcome of a scheduled check's run (given by the runtime, not a person).
+    RecordRun {
+        check: String,
+        outcome: Outcome,
+        window: Option<Window>,
+        detail: Option<String>,
+    },
     /// Stop the migration for good.
     Abort { by: String, reason: String },
     /// Finish the migration from its final phase.
@@ -66,6 +75,7 @@ impl Command {
             Command::RevokeSignOff { .. } => "signoff_revoke",
             Command::Waive { .. } => "waive",
             Command::RecordOutcome { .. } => "check_record",
+            Command::RecordRun { .. } => "check_run",
             Command::Abort { .. } => "abort",
             Command::Complete { .. } => "complete",
         }
@@ -75,6 +85,7 @@ impl Command {
     pub fn actor(&self) -> Option<&str> {
         match self {
             Command::Start { by } => by.as_deref(),
+            Command::RecordRun { .. } => None,
             Command::Advance { by, .. }
             | Command::Rollback { by, .. }
             | Command::SignOff { by, .. }

@@ -1,11 +1,11 @@
 //! `decide`: the only way a migration's state changes. Pure; time comes in as `now`.
 
 use chrono::{DateTime, NaiveDate, Offset, TimeDelta, TimeZone, Utc};
-use cutover_plan::{CheckKind, Condition, ConditionKind, Outcome, Person, Phase, Plan};
+use cutover_plan::{Check, CheckKind, Condition, ConditionKind, Outcome, Person, Phase, Plan};
 
 use crate::command::Command;
 use crate::decision::{Decision, Effect, Notice, Refusal};
-use crate::facts::{CheckRun, Facts};
+use crate::facts::{CheckRun, Facts, Window};
 use crate::gate::{self, GateReport};
 use crate::state::{MigrationState, SignOff, Status, Visit, Waiver, Withdrawal};
 
@@ -44,6 +44,12 @@ pub fn decide(
             outcome,
             detail,
         } => d.record(by, check, *outcome, detail.as_deref()),
+        Command::RecordRun {
+            check,
+            outcome,
+            window,
+            detail,
+        } => d.record_run(check, *outcome, *window, detail.as_deref()),
         Command::Abort { by, reason } => d.abort(by, reason),
         Command::Complete { by } => d.complete(by),
     }
@@ -463,21 +469,63 @@ impl<'a> Decider<'a> {
                 ),
             ));
         }
-        let (_, current, _) = self.active()?;
         let run = CheckRun {
             check: check_id.to_string(),
             outcome,
             recorded_at: self.now,
             recorded_by: Some(by.to_string()),
             detail: detail.map(str::to_string),
+            window: None,
         };
+        self.store_run(check, run, by)
+    }
+
+    fn record_run(
+        &self,
+        check_id: &str,
+        outcome: Outcome,
+        window: Option<Window>,
+        detail: Option<&str>,
+    ) -> Result<Decision, Refusal> {
+        let check = self
+            .plan
+            .check(check_id)
+            .ok_or_else(|| invalid(format!("\"{check_id}\" is not a check of the plan")))?;
+        if check.kind == CheckKind::Manual {
+            return Err(invalid(format!(
+                "{check_id} is a manual check; a person records its outcome"
+            )));
+        }
+        if let Some(w) = window
+            && w.from > w.to
+        {
+            return Err(invalid(format!(
+                "the window of {check_id} starts {} after it ends {}",
+                w.from, w.to
+            )));
+        }
+        let run = CheckRun {
+            check: check_id.to_string(),
+            outcome,
+            recorded_at: self.now,
+            recorded_by: None,
+            detail: detail.map(str::to_string),
+            window,
+        };
+        self.store_run(check, run, "scheduler")
+    }
+
+    /// A run of `check` in the current phase; a failure voids the layer's sign-offs.
+    fn store_run(&self, check: &Check, run: CheckRun, by: &str) -> Result<Decision, Refusal> {
+        let (_, current, _) = self.active()?;
+        let outcome = run.outcome;
         let mut state = self.state.clone();
         let mut effects = vec![
             Effect::RecordCheckRun { run },
             Effect::Notify {
                 layers: vec![check.layer.clone()],
                 notice: Notice::CheckRecorded {
-                    check: check_id.to_string(),
+                    check: check.id.clone(),
                     outcome: outcome.to_string(),
                     by: by.to_string(),
                 },
@@ -488,7 +536,7 @@ impl<'a> Decider<'a> {
                 &mut state,
                 &current.id,
                 &check.layer,
-                check_id,
+                &check.id,
                 self.now,
             ));
         }
@@ -497,7 +545,7 @@ impl<'a> Decider<'a> {
             effects,
             from_phase: Some(current.id.clone()),
             to_phase: Some(current.id.clone()),
-            summary: format!("{by} recorded {check_id}: {outcome}"),
+            summary: format!("{by} recorded {}: {outcome}", check.id),
         })
     }
 

@@ -15,6 +15,6 @@ mod state;
 pub use command::Command;
 pub use decide::{check_plan_change, current_gate, decide, scheduled_checks};
 pub use decision::{Decision, Effect, Notice, Refusal};
-pub use facts::{CheckRun, Facts};
+pub use facts::{CheckRun, Facts, Window};
 pub use gate::{ConditionReport, GateReport, Unmet, describe, evaluate, human};
 pub use state::{MigrationState, SignOff, Status, Visit, Waiver, Withdrawal};

@@ -484,6 +484,25 @@ impl Model {
                 }
                 Ok
             }
+            Command::RecordRun { check, outcome, .. } => {
+                if check != "events" || !self.active() {
+                    return Invalid;
+                }
+                self.runs.push(MRun {
+                    check: check.clone(),
+                    outcome: *outcome,
+                    at: now,
+                });
+                if *outcome == Outcome::Fail {
+                    let (phase, layer) = (self.phase, check_layer(check));
+                    for s in &mut self.signs {
+                        if s.standing && s.phase == phase && s.layer == layer {
+                            s.standing = false;
+                        }
+                    }
+                }
+                Ok
+            }
             Command::Abort { by, reason } => {
                 if !lead(person(by)) {
                     return NotPermitted;
@@ -687,26 +706,24 @@ fn run_sequence(resume: Option<usize>, steps: &[Step]) -> Result<Tally, TestCase
         for check in &scheduled_now {
             let cron = &plan.check(check).unwrap().schedule.as_ref().unwrap().cron;
             let from = then.with_timezone(&plan.timezone);
-            for due in cron.after(&from).take_while(|t| *t <= now) {
-                let due = due.with_timezone(&Utc);
-                facts.check_runs.push(run(check, step.due, due));
-                model.runs.push(MRun {
-                    check: check.clone(),
-                    outcome: step.due,
-                    at: due,
-                });
+            let dues: Vec<DateTime<Utc>> = cron
+                .after(&from)
+                .take_while(|t| *t <= now)
+                .map(|t| t.with_timezone(&Utc))
+                .collect();
+            for due in dues {
+                scheduler_run(
+                    &plan, &mut state, &mut facts, &mut model, check, step.due, due,
+                )?;
             }
         }
         let Some(cmd) = command(&plan, &state, &step.op, now) else {
             let Op::SchedulerRun(outcome) = step.op else {
                 unreachable!()
             };
-            facts.check_runs.push(run("events", outcome, now));
-            model.runs.push(MRun {
-                check: "events".into(),
-                outcome,
-                at: now,
-            });
+            scheduler_run(
+                &plan, &mut state, &mut facts, &mut model, "events", outcome, now,
+            )?;
             continue;
         };
         let before = model.clone();
@@ -897,4 +914,41 @@ fn generated_sequences_exercise_the_gates() {
     );
     assert!(finals >= 20, "{finals} reached the final phase");
     assert!(completions >= 1, "{completions} completed");
+}
+
+/// The runtime's side of a scheduled run: it goes through `decide` like any command, and
+/// the model must agree (a failing run voids its layer's sign-offs; no run lands while the
+/// migration is not active).
+fn scheduler_run(
+    plan: &Plan,
+    state: &mut MigrationState,
+    facts: &mut Facts,
+    model: &mut Model,
+    check: &str,
+    outcome: Outcome,
+    at: DateTime<Utc>,
+) -> Result<(), TestCaseError> {
+    let cmd = Command::RecordRun {
+        check: check.into(),
+        outcome,
+        window: None,
+        detail: None,
+    };
+    let expected = model.apply(plan, &cmd, at);
+    let answer = decide(plan, state, facts, &cmd, at);
+    match (&expected, &answer) {
+        (Expect::Ok, Ok(d)) => {
+            let runs = recorded_runs(d);
+            prop_assert_eq!(runs.len(), 1);
+            prop_assert_eq!(runs[0].recorded_by.as_deref(), None);
+            prop_assert_eq!(runs[0].outcome, outcome);
+            facts.check_runs.extend(runs);
+            *state = d.state.clone();
+            Ok(())
+        }
+        (Expect::Invalid, Err(Refusal::Invalid { .. })) => Ok(()),
+        _ => Err(TestCaseError::fail(format!(
+            "scheduled run of {check} at {at}: expected {expected:?}, got {answer:?}"
+        ))),
+    }
 }

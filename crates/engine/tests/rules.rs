@@ -644,6 +644,7 @@ fn a_failing_check_of_a_layer_voids_that_layers_sign_off() {
                     recorded_at: at(3),
                     recorded_by: Some("fiona".into()),
                     detail: None,
+                    window: None,
                 },
             },
             Effect::Notify {
@@ -865,6 +866,7 @@ fn only_a_layer_member_or_a_lead_records_a_manual_check() {
                         recorded_at: at(1),
                         recorded_by: Some(who.into()),
                         detail: None,
+                        window: None,
                     },
                 },
                 Effect::Notify {
@@ -1232,5 +1234,83 @@ fn regression_no_self_approval_through_a_combinator() {
             "fred",
             "owns layer finance, which answers for condition stab_all; nobody waives a condition of their own layer"
         )
+    );
+}
+
+/// A scheduled check's run comes from the runtime, not a person: it is recorded with its
+/// window, a failure voids its layer's sign-off like a manual one, and manual checks and
+/// backwards windows are refused.
+#[test]
+fn scheduled_runs_are_recorded_and_a_failure_voids_the_layers_sign_off() {
+    use cutover_engine::{Command, Window};
+    let plan = plan();
+    let facts = Facts::default();
+    let st = in_phase("stabilization", at(0));
+    let signed = ok(&plan, &st, &facts, &sign_off("fred", "finance"), at(1)).state;
+    let signed = ok(&plan, &signed, &facts, &sign_off("pete", "product"), at(1)).state;
+    let window = Some(Window {
+        from: day(2025, 3, 1),
+        to: day(2025, 3, 2),
+    });
+    let run = |check: &str, outcome| Command::RecordRun {
+        check: check.into(),
+        outcome,
+        window,
+        detail: Some("42 keys compared".into()),
+    };
+    let d = ok(&plan, &signed, &facts, &run("events", Pass), at(2));
+    assert_eq!(
+        recorded_runs(&d),
+        vec![CheckRun {
+            check: "events".into(),
+            outcome: Pass,
+            recorded_at: at(2),
+            recorded_by: None,
+            detail: Some("42 keys compared".into()),
+            window,
+        }]
+    );
+    assert!(d.state.signoffs.iter().all(SignOff::standing));
+    // events belongs to product: its failure voids product's sign-off, not finance's.
+    let failed = ok(&plan, &d.state, &facts, &run("events", Fail), at(3)).state;
+    assert!(failed.signoffs[0].standing(), "finance stands");
+    assert_eq!(
+        failed.signoffs[1].voided,
+        Some(Withdrawal {
+            at: at(3),
+            by: "events".into(),
+            reason: "check events failed after the sign-off".into(),
+        })
+    );
+    let manual = refused(&plan, &signed, &facts, &run("payout", Fail), at(3));
+    assert!(
+        matches!(manual, Refusal::Invalid { ref reason } if reason == "payout is a manual check; a person records its outcome"),
+        "{manual:?}"
+    );
+    let backwards = Command::RecordRun {
+        check: "events".into(),
+        outcome: Pass,
+        window: Some(Window {
+            from: day(2025, 3, 2),
+            to: day(2025, 3, 1),
+        }),
+        detail: None,
+    };
+    assert!(matches!(
+        refused(&plan, &signed, &facts, &backwards, at(3)),
+        Refusal::Invalid { .. }
+    ));
+    let not_started = refused(
+        &plan,
+        &MigrationState::new(),
+        &facts,
+        &run("events", Pass),
+        at(3),
+    );
+    assert_eq!(
+        not_started,
+        Refusal::Invalid {
+            reason: "the migration has not been started".into()
+        }
     );
 }

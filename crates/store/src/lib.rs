@@ -13,7 +13,7 @@ mod entity;
 use chrono::{DateTime, Utc};
 use cutover_engine::{
     CheckRun, Command, Decision, Effect, Facts, MigrationState, Refusal, SignOff, Status, Visit,
-    Waiver, Withdrawal,
+    Waiver, Window, Withdrawal,
 };
 use cutover_migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -626,8 +626,8 @@ async fn insert_check_run(
         check_id: Set(run.check.clone()),
         phase: Set(phase.unwrap_or_default().to_string()),
         outcome: Set(run.outcome.as_str().to_string()),
-        window_start: Set(None),
-        window_end: Set(None),
+        window_from: Set(run.window.map(|w| w.from)),
+        window_to: Set(run.window.map(|w| w.to)),
         detail: Set(run.detail.clone()),
         recorded_by: Set(run.recorded_by.clone()),
         recorded_at: Set(run.recorded_at),
@@ -748,6 +748,10 @@ fn check_run_from_row(r: check_run::Model) -> Result<CheckRun, StoreError> {
         recorded_at: r.recorded_at,
         recorded_by: r.recorded_by,
         detail: r.detail,
+        window: match (r.window_from, r.window_to) {
+            (Some(from), Some(to)) => Some(Window { from, to }),
+            _ => None,
+        },
     })
 }
 

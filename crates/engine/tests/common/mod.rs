@@ -280,6 +280,7 @@ pub fn run(check: &str, outcome: Outcome, recorded_at: DateTime<Utc>) -> CheckRu
         recorded_at,
         recorded_by: None,
         detail: None,
+        window: None,
     }
 }
 

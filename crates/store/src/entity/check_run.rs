@@ -11,8 +11,9 @@ pub struct Model {
     pub check_id: String,
     pub phase: String,
     pub outcome: String,
-    pub window_start: Option<DateTimeUtc>,
-    pub window_end: Option<DateTimeUtc>,
+    /// First report day the run compared (plan zone), for scheduled runs.
+    pub window_from: Option<Date>,
+    pub window_to: Option<Date>,
     #[sea_orm(column_type = "Text", nullable)]
     pub detail: Option<String>,
     pub recorded_by: Option<String>,
