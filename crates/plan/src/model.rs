@@ -61,8 +61,8 @@ pub struct Check {
 }
 
 /// What a check does. `Manual` is recorded by a person; the other kinds are run by the
-/// scheduler against pulled report data and carry their settings as opaque YAML-shaped
-/// parameters until their engines exist.
+/// scheduler against pulled report data. Their settings are kept as given (YAML-shaped
+/// `params`), validated at load time; [`Check::config`] returns them typed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckKind {
     Manual,
@@ -91,16 +91,18 @@ pub enum ScheduledKind {
     EventFlow,
     Payout,
     RecordSync,
+    EventMatch,
 }
 
 impl ScheduledKind {
-    pub const ALL: [ScheduledKind; 6] = [
+    pub const ALL: [ScheduledKind; 7] = [
         ScheduledKind::Reconcile,
         ScheduledKind::Rollup,
         ScheduledKind::Attribution,
         ScheduledKind::EventFlow,
         ScheduledKind::Payout,
         ScheduledKind::RecordSync,
+        ScheduledKind::EventMatch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -111,6 +113,7 @@ impl ScheduledKind {
             ScheduledKind::EventFlow => "event_flow",
             ScheduledKind::Payout => "payout",
             ScheduledKind::RecordSync => "record_sync",
+            ScheduledKind::EventMatch => "event_match",
         }
     }
 

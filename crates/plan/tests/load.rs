@@ -247,7 +247,7 @@ phases:
             "plan.yaml:13:5: error: person #4 must be a mapping of keys, found \"just a string\"",
             "plan.yaml:15:11: warning: check \"c1\" is not used by any exit condition",
             "plan.yaml:15:22: error: check \"c1\" belongs to unknown layer \"bii\"; did you mean \"bi\"?",
-            "plan.yaml:15:33: error: check \"c1\" has unknown kind \"reconcil\" (expected manual, reconcile, rollup, attribution, event_flow, payout or record_sync); did you mean \"reconcile\"?",
+            "plan.yaml:15:33: error: check \"c1\" has unknown kind \"reconcil\" (expected manual, reconcile, rollup, attribution, event_flow, payout, record_sync or event_match); did you mean \"reconcile\"?",
             "plan.yaml:16:40: error: check \"c2\" is manual and cannot have a schedule",
             "plan.yaml:17:5: error: check \"c3\" of kind \"rollup\" needs a schedule (5-field cron, e.g. \"0 7 * * *\")",
             "plan.yaml:17:11: warning: check \"c3\" is not used by any exit condition",
@@ -472,7 +472,7 @@ fn check_kinds_and_schedules() {
     fails_with(
         &edit("kind: manual", "kind: manuel"),
         &[
-            "plan.yaml:10:36: error: check \"c\" has unknown kind \"manuel\" (expected manual, reconcile, rollup, attribution, event_flow, payout or record_sync); did you mean \"manual\"?",
+            "plan.yaml:10:36: error: check \"c\" has unknown kind \"manuel\" (expected manual, reconcile, rollup, attribution, event_flow, payout, record_sync or event_match); did you mean \"manual\"?",
         ],
     );
     fails_with(

@@ -1,4 +1,20 @@
-//! cutover-recon: canonical rows and the checks that compare them. Pure: no IO crate.
+//! cutover-recon: canonical rows, mapping into one vocabulary, and the check kinds that
+//! compare two platforms (reconcile, rollup, attribution, event_flow, payout, record_sync,
+//! event_match). Pure: no IO crate; callers hand in rows or readers and get results back.
 
+pub mod attribution;
+pub mod check;
+pub mod config;
+pub mod csvrecon;
+pub mod event_flow;
+pub mod event_match;
+pub mod generate;
+pub mod mapping;
 pub mod model;
+pub mod payout;
+pub mod reconcile;
+pub mod record_sync;
+pub mod rollup;
+
+pub use check::{CheckResult, Finding, Thresholds};
 pub use model::*;

@@ -238,3 +238,156 @@ pub enum Row {
     Aggregate(Aggregate),
     Event(Event),
 }
+
+/// Which platform a value or id comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum System {
+    Old,
+    New,
+    /// A third system (CRM / back office) for record sync.
+    Crm,
+}
+
+impl System {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            System::Old => "old",
+            System::New => "new",
+            System::Crm => "crm",
+        }
+    }
+}
+
+impl fmt::Display for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A master/sub-partner edge, valid from `from` (inclusive) to `to` (exclusive; open-ended
+/// when `None`), in the plan's days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentEdge {
+    pub parent: String,
+    pub from: NaiveDate,
+    pub to: Option<NaiveDate>,
+}
+
+impl ParentEdge {
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        self.from <= day && self.to.is_none_or(|t| day < t)
+    }
+}
+
+/// A partner (affiliate) under its canonical id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partner {
+    pub id: String,
+    /// The partner's id in each system that knows it.
+    pub external: Vec<(System, String)>,
+    /// Parent edges over time (at most one valid on any day).
+    pub parents: Vec<ParentEdge>,
+    /// Priority tier (1 = top).
+    pub tier: Option<u8>,
+}
+
+impl Partner {
+    /// The parent on `day`, if any.
+    pub fn parent_on(&self, day: NaiveDate) -> Option<&str> {
+        self.parents
+            .iter()
+            .find(|e| e.covers(day))
+            .map(|e| e.parent.as_str())
+    }
+
+    pub fn external_id(&self, system: System) -> Option<&str> {
+        self.external
+            .iter()
+            .find(|(s, _)| *s == system)
+            .map(|(_, id)| id.as_str())
+    }
+}
+
+/// A tracking link (btag / sub ids / campaign), owned by a partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// The external token (e.g. a btag).
+    pub token: String,
+    pub partner: String,
+    pub campaign: Option<String>,
+    pub sub_ids: Vec<String>,
+}
+
+/// A coupon code, owned by a partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    pub code: String,
+    pub partner: String,
+}
+
+/// What a RevShare tier is measured on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierBasis {
+    NetRevenue,
+    FtdCount,
+}
+
+/// Whole-band: the whole base at the rate of the band it reaches. Marginal: each slice of
+/// the base at its own band's rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierMode {
+    WholeBand,
+    Marginal,
+}
+
+/// A tier: `rate` applies up to `up_to` of the basis (`None` = no upper bound).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tier {
+    pub up_to: Option<Decimal>,
+    pub rate: Decimal,
+}
+
+/// CPA qualification baseline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpaBaseline {
+    pub min_deposit: Option<Decimal>,
+    pub min_wagering: Option<Decimal>,
+    /// Days after registration within which the player must qualify.
+    pub window_days: Option<u32>,
+    /// Days a qualified player must survive (no chargeback/reversal) before payout.
+    pub hold_days: Option<u32>,
+}
+
+/// CPA terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cpa {
+    pub amount: Decimal,
+    pub baseline: CpaBaseline,
+}
+
+/// RevShare terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevShare {
+    pub basis: TierBasis,
+    pub mode: TierMode,
+    /// Ascending by `up_to`; the last one usually open-ended.
+    pub tiers: Vec<Tier>,
+}
+
+/// A partner's commission deal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deal {
+    pub partner: String,
+    pub currency: String,
+    pub cpa: Option<Cpa>,
+    pub revshare: Option<RevShare>,
+    /// Negative NGR carries into the next period (on/off), limited to `carryover_cap`
+    /// (absolute amount) when set.
+    pub negative_carryover: bool,
+    pub carryover_cap: Option<Decimal>,
+    /// The master's share of each sub-partner's revshare commission (e.g. 0.05).
+    pub sub_override: Option<Decimal>,
+}

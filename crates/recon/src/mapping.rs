@@ -1,0 +1,381 @@
+//! Mapping rows into one canonical vocabulary before comparing: partner id crosswalk (1:1,
+//! N:1 merges, 1:N splits by date), metric label mapping, currency conversion with a named
+//! rate table, and re-bucketing events into the days of a named time zone. Whatever has no
+//! mapping becomes an `unmapped` finding; nothing is dropped silently.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+use crate::check::Finding;
+use crate::model::{Aggregate, Event, EventStatus, EventType, Metric, System};
+
+/// One crosswalk line: `system`'s id `external` is canonical partner `canonical` from
+/// `from` (inclusive) to `to` (exclusive), both optional.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrosswalkEntry {
+    pub system: System,
+    pub external: String,
+    pub canonical: String,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// Partner id crosswalk. Several external ids may point at one canonical id (a merge);
+/// one external id may point at different canonical ids over time (a split).
+#[derive(Debug, Clone, Default)]
+pub struct PartnerCrosswalk {
+    by_external: HashMap<(System, String), Vec<CrosswalkEntry>>,
+    /// Systems whose ids are canonical as they are (usually the old platform).
+    identity: Vec<System>,
+}
+
+impl PartnerCrosswalk {
+    pub fn new(entries: impl IntoIterator<Item = CrosswalkEntry>) -> Self {
+        let mut by_external: HashMap<(System, String), Vec<CrosswalkEntry>> = HashMap::new();
+        for e in entries {
+            by_external
+                .entry((e.system, e.external.clone()))
+                .or_default()
+                .push(e);
+        }
+        PartnerCrosswalk {
+            by_external,
+            identity: Vec::new(),
+        }
+    }
+
+    /// Ids of `system` without an entry map to themselves.
+    pub fn with_identity(mut self, system: System) -> Self {
+        self.identity.push(system);
+        self
+    }
+
+    /// The canonical partner of `system`'s `id` on `day`.
+    pub fn map<'a>(&'a self, system: System, id: &'a str, day: NaiveDate) -> Option<&'a str> {
+        if let Some(entries) = self.by_external.get(&(system, id.to_owned())) {
+            return entries
+                .iter()
+                .find(|e| e.from.is_none_or(|f| f <= day) && e.to.is_none_or(|t| day < t))
+                .map(|e| e.canonical.as_str());
+        }
+        self.identity.contains(&system).then_some(id)
+    }
+}
+
+/// Platform labels -> canonical metrics (old "Signups" = new "registrations").
+#[derive(Debug, Clone, Default)]
+pub struct MetricMap {
+    labels: HashMap<(System, String), Metric>,
+}
+
+impl MetricMap {
+    pub fn new() -> Self {
+        MetricMap::default()
+    }
+
+    pub fn label(mut self, system: System, label: &str, metric: Metric) -> Self {
+        self.labels.insert((system, label.to_owned()), metric);
+        self
+    }
+
+    /// A mapped label, else a canonical metric name itself.
+    pub fn map(&self, system: System, label: &str) -> Option<Metric> {
+        self.labels
+            .get(&(system, label.to_owned()))
+            .copied()
+            .or_else(|| label.parse().ok())
+    }
+
+    /// Like [`MetricMap::map`], but an unknown label is an `unmapped_metric` finding.
+    pub fn map_or_finding(&self, system: System, label: &str) -> Result<Metric, Box<Finding>> {
+        self.map(system, label).ok_or_else(|| {
+            Box::new(Finding::new(
+                "unmapped_metric",
+                format!("{system}:{label}"),
+                format!("{system} label \"{label}\" maps to no metric; add it under labels"),
+            ))
+        })
+    }
+}
+
+/// A named table of FX rates: `rate(currency, day)` converts one unit of `currency` into
+/// the table's base currency. The rate of a day is the latest one on or before it.
+#[derive(Debug, Clone)]
+pub struct RateTable {
+    pub name: String,
+    pub base: String,
+    rates: BTreeMap<(String, NaiveDate), Decimal>,
+}
+
+impl RateTable {
+    pub fn new(name: &str, base: &str) -> Self {
+        RateTable {
+            name: name.to_owned(),
+            base: base.to_owned(),
+            rates: BTreeMap::new(),
+        }
+    }
+
+    pub fn rate(mut self, currency: &str, from: NaiveDate, rate: Decimal) -> Self {
+        self.rates.insert((currency.to_owned(), from), rate);
+        self
+    }
+
+    pub fn get(&self, currency: &str, day: NaiveDate) -> Option<Decimal> {
+        if currency == self.base {
+            return Some(Decimal::ONE);
+        }
+        self.rates
+            .range((currency.to_owned(), NaiveDate::MIN)..=(currency.to_owned(), day))
+            .next_back()
+            .map(|(_, r)| *r)
+    }
+
+    pub fn convert(&self, amount: Decimal, currency: &str, day: NaiveDate) -> Option<Decimal> {
+        self.get(currency, day).map(|r| amount * r)
+    }
+}
+
+/// How to bring one system's aggregates into the canonical form.
+pub struct Normaliser<'a> {
+    pub system: System,
+    pub crosswalk: &'a PartnerCrosswalk,
+    pub rates: Option<&'a RateTable>,
+}
+
+impl Normaliser<'_> {
+    /// Maps partners and converts money; unmapped partners and unconvertible currencies
+    /// become findings and the row is kept out of the comparison (reported, not lost).
+    pub fn aggregates(&self, rows: &[Aggregate]) -> (Vec<Aggregate>, Vec<Finding>) {
+        let mut out = Vec::with_capacity(rows.len());
+        let mut findings = Vec::new();
+        for r in rows {
+            let Some(partner) = self.crosswalk.map(self.system, &r.partner, r.day) else {
+                findings.push(
+                    Finding::new(
+                        "unmapped_partner",
+                        format!("{}:{},{},{}", self.system, r.partner, r.day, r.metric),
+                        format!(
+                            "{} partner \"{}\" has no crosswalk entry on {}",
+                            self.system, r.partner, r.day
+                        ),
+                    )
+                    .values(
+                        (self.system == System::Old).then_some(r.value),
+                        (self.system == System::New).then_some(r.value),
+                    ),
+                );
+                continue;
+            };
+            let mut row = r.clone();
+            row.partner = partner.to_owned();
+            if let (Some(rates), true, Some(cur)) = (self.rates, r.metric.is_money(), &r.currency) {
+                match rates.convert(r.value, cur, r.day) {
+                    Some(v) => {
+                        row.value = v;
+                        row.currency = Some(rates.base.clone());
+                    }
+                    None => {
+                        findings.push(Finding::new(
+                            "unmapped_currency",
+                            format!("{}:{},{},{}", self.system, r.partner, r.day, r.metric),
+                            format!(
+                                "rate table \"{}\" has no {cur} rate on or before {}",
+                                rates.name, r.day
+                            ),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            out.push(row);
+        }
+        (out, findings)
+    }
+}
+
+/// Re-buckets events into daily aggregates by their occurrence day in `tz`: counts per
+/// event type and amount sums for money-bearing types. Rejected events are left out.
+pub fn rebucket(events: &[Event], tz: Tz) -> Vec<Aggregate> {
+    let mut sums: BTreeMap<(String, NaiveDate, Metric, Option<String>), Decimal> = BTreeMap::new();
+    for e in events {
+        if e.status == EventStatus::Rejected {
+            continue;
+        }
+        let Some(partner) = &e.partner else { continue };
+        let day = e.occurred_at.with_timezone(&tz).date_naive();
+        let (count, amount) = match e.kind {
+            EventType::Click => (Some(Metric::ClicksGross), None),
+            EventType::Registration => (Some(Metric::Registrations), None),
+            EventType::Ftd => (Some(Metric::FtdCount), Some(Metric::FtdAmount)),
+            EventType::Qualification => (Some(Metric::QualifiedFtd), None),
+            EventType::Deposit => (Some(Metric::DepositsCount), Some(Metric::DepositsAmount)),
+            EventType::Withdrawal => (None, Some(Metric::WithdrawalsAmount)),
+            EventType::Purchase => (Some(Metric::Purchases), Some(Metric::PurchasesAmount)),
+            EventType::Trade => (Some(Metric::Trades), None),
+            EventType::Commission => (None, Some(Metric::Commission)),
+            _ => (None, None),
+        };
+        if let Some(m) = count {
+            *sums.entry((partner.clone(), day, m, None)).or_default() += Decimal::ONE;
+        }
+        if let (Some(m), Some(a)) = (amount, e.amount) {
+            *sums
+                .entry((partner.clone(), day, m, e.currency.clone()))
+                .or_default() += a;
+        }
+    }
+    sums.into_iter()
+        .map(|((partner, day, metric, currency), value)| Aggregate {
+            partner,
+            day,
+            metric,
+            value,
+            currency,
+            link: None,
+            coupon: None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn crosswalk_merges_and_dated_splits() {
+        let x = PartnerCrosswalk::new([
+            CrosswalkEntry {
+                system: System::New,
+                external: "n1".into(),
+                canonical: "A".into(),
+                from: None,
+                to: None,
+            },
+            CrosswalkEntry {
+                system: System::New,
+                external: "n2".into(),
+                canonical: "A".into(),
+                from: None,
+                to: None,
+            },
+            CrosswalkEntry {
+                system: System::New,
+                external: "s".into(),
+                canonical: "B".into(),
+                from: None,
+                to: Some(day("2026-03-01")),
+            },
+            CrosswalkEntry {
+                system: System::New,
+                external: "s".into(),
+                canonical: "C".into(),
+                from: Some(day("2026-03-01")),
+                to: None,
+            },
+        ])
+        .with_identity(System::Old);
+        let d = day("2026-02-28");
+        assert_eq!(x.map(System::New, "n1", d), Some("A"));
+        assert_eq!(x.map(System::New, "n2", d), Some("A"));
+        assert_eq!(x.map(System::New, "s", d), Some("B"));
+        assert_eq!(x.map(System::New, "s", day("2026-03-01")), Some("C"));
+        assert_eq!(x.map(System::New, "zz", d), None);
+        assert_eq!(x.map(System::Old, "zz", d), Some("zz"));
+    }
+
+    #[test]
+    fn metric_labels() {
+        let m = MetricMap::new().label(System::Old, "Signups", Metric::Registrations);
+        assert_eq!(m.map(System::Old, "Signups"), Some(Metric::Registrations));
+        assert_eq!(
+            m.map(System::New, "registrations"),
+            Some(Metric::Registrations)
+        );
+        assert_eq!(m.map(System::New, "Signups"), None);
+        let f = m.map_or_finding(System::New, "Signups").unwrap_err();
+        assert_eq!(
+            (f.code, f.subject.as_str()),
+            ("unmapped_metric", "new:Signups")
+        );
+    }
+
+    #[test]
+    fn rates_and_unmapped_findings() {
+        let rates = RateTable::new("ecb", "EUR")
+            .rate("USD", day("2026-01-01"), Decimal::new(92, 2))
+            .rate("USD", day("2026-01-10"), Decimal::new(90, 2));
+        assert_eq!(
+            rates.get("USD", day("2026-01-05")),
+            Some(Decimal::new(92, 2))
+        );
+        assert_eq!(
+            rates.get("USD", day("2026-01-10")),
+            Some(Decimal::new(90, 2))
+        );
+        assert_eq!(rates.get("USD", day("2025-12-31")), None);
+        let x = PartnerCrosswalk::default().with_identity(System::New);
+        let n = Normaliser {
+            system: System::New,
+            crosswalk: &x,
+            rates: Some(&rates),
+        };
+        let row = |cur: &str| Aggregate {
+            partner: "p".into(),
+            day: day("2026-01-05"),
+            metric: Metric::FtdAmount,
+            value: Decimal::from(100),
+            currency: Some(cur.into()),
+            link: None,
+            coupon: None,
+        };
+        let (rows, findings) = n.aggregates(&[row("USD"), row("GBP")]);
+        assert_eq!(rows[0].value, Decimal::from(92));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, "unmapped_currency");
+        let none = PartnerCrosswalk::default();
+        let n = Normaliser {
+            system: System::New,
+            crosswalk: &none,
+            rates: None,
+        };
+        let (rows, findings) = n.aggregates(&[row("EUR")]);
+        assert!(rows.is_empty());
+        assert_eq!(findings[0].code, "unmapped_partner");
+    }
+
+    #[test]
+    fn rebucket_uses_the_named_zone() {
+        let ev = |h: u32| Event {
+            id: format!("e{h}"),
+            kind: EventType::Ftd,
+            occurred_at: Utc.with_ymd_and_hms(2026, 1, 1, h, 30, 0).unwrap(),
+            recorded_at: None,
+            status: EventStatus::Approved,
+            partner: Some("p".into()),
+            link: None,
+            coupon: None,
+            customer: None,
+            click_id: None,
+            order_id: None,
+            amount: Some(Decimal::from(10)),
+            currency: Some("EUR".into()),
+        };
+        // 23:30 UTC is already Jan 2 in Berlin.
+        let rows = rebucket(&[ev(10), ev(23)], chrono_tz::Europe::Berlin);
+        let ftd: Vec<_> = rows
+            .iter()
+            .filter(|r| r.metric == Metric::FtdCount)
+            .collect();
+        assert_eq!(ftd.len(), 2);
+        assert_eq!(ftd[1].day, day("2026-01-02"));
+    }
+}
