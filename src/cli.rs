@@ -97,6 +97,15 @@ pub enum Cmd {
     /// The transition log (or `history verify` to re-compute its hash chain).
     #[command(args_conflicts_with_subcommands = true)]
     History(HistoryCmd),
+    /// Pull one window of a source and store it as a snapshot.
+    Pull(crate::pull_cmd::PullArgs),
+    /// Serve a simulated old and new platform on 127.0.0.1 until interrupted.
+    Sim(crate::sim_cmd::SimArgs),
+    /// Compare two aggregate CSV exports (partner_id,day,metric,value,currency) key by key; findings to --out, summary to stderr (exit 0 pass/warn, 2 unreadable, 3 differences, 4 a side has no rows).
+    Recon(crate::recon_cmd::ReconArgs),
+    /// Write seeded old/new/crosswalk CSVs for the reconcile benchmark.
+    #[command(hide = true)]
+    GenRecon(crate::recon_cmd::GenReconArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,10 @@
 //! the store together, prints results and sets the exit code. No domain logic lives here.
 
 mod cli;
+mod pull_cmd;
+mod recon_cmd;
 mod render;
+mod sim_cmd;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -143,6 +146,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Cmd::Abort { by, reason } => execute(&url, Command::Abort { by, reason }).await,
         Cmd::Complete { by } => execute(&url, Command::Complete { by }).await,
+        Cmd::Pull(args) => pull_cmd::run(&url, args).await,
+        Cmd::Sim(args) => sim_cmd::run(args).await,
+        Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
+        Cmd::GenRecon(args) => Ok(recon_cmd::gen_recon(&args)),
         Cmd::History(h) => match h.action {
             Some(HistoryAction::Verify) => history_verify(&url).await,
             None => history(&url, h.json).await,

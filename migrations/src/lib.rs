@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial;
+mod m20261125_000002_source_snapshots;
 
 /// Every schema change, oldest first.
 pub struct Migrator;
@@ -12,6 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_initial::Migration)]
+        vec![
+            Box::new(m20261125_000001_initial::Migration),
+            Box::new(m20261125_000002_source_snapshots::Migration),
+        ]
     }
 }

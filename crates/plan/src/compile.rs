@@ -126,7 +126,7 @@ fn quoted_list(names: &[&str]) -> String {
     }
 }
 
-fn param(node: &Node) -> Param {
+pub(crate) fn param(node: &Node) -> Param {
     match node {
         Node::Scalar(s) => {
             let v = s.as_str();
@@ -552,7 +552,7 @@ impl Compiler<'_> {
                 self.diags.error(
                     text_pos(k, at),
                     format!(
-                        "{ctx} has unknown kind \"{}\" (expected manual, reconcile, rollup, attribution, event_flow, payout or record_sync){}",
+                        "{ctx} has unknown kind \"{}\" (expected manual, reconcile, rollup, attribution, event_flow, payout, record_sync or event_match){}",
                         k.as_str(),
                         hint(k.as_str(), names)
                     ),
@@ -601,6 +601,22 @@ impl Compiler<'_> {
                     .collect(),
                 _ => Vec::new(),
             };
+            if let (Some(Some(k)), Some(Node::Mapping(pm))) =
+                (kind, map.and_then(|m| m.get_node("params")))
+                && let Err(errors) = crate::check_config::CheckConfig::from_params(k, &params)
+            {
+                for e in errors {
+                    let pos = crate::check_config::locate(pm, &e, at);
+                    self.diags.error(pos, format!("{ctx}: {}", e.message));
+                }
+            } else if let Some(Some(k)) = kind
+                && raw.params.is_none()
+                && let Err(errors) = crate::check_config::CheckConfig::from_params(k, &[])
+            {
+                for e in errors {
+                    self.diags.error(at, format!("{ctx}: {}", e.message));
+                }
+            }
             if let (Some(id), Some(layer), Some(kind), true) = (raw.id, raw.layer, kind, layer_ok) {
                 let kind = match kind {
                     None => CheckKind::Manual,

@@ -5,24 +5,31 @@
 //! the raw serde shape of each section and item ([`raw`]), then compilation into the
 //! validated model ([`compile`]), which resolves references and checks every rule.
 
+pub mod check_config;
 mod compile;
 mod currency;
 mod diag;
 mod duration;
 mod model;
 mod raw;
+pub mod sources;
 mod suggest;
 mod yaml;
 
+pub use check_config::{CheckConfig, ParamError};
 pub use currency::CURRENCIES;
 pub use diag::{Diagnostic, Severity};
 pub use duration::parse_duration;
 pub use model::*;
+pub use sources::Source;
 
 /// A plan that loaded, with the warnings found on the way.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub plan: Plan,
+    /// The plan's `sources:` (kept beside [`Plan`] so code that builds a `Plan` by hand
+    /// is unaffected).
+    pub sources: Vec<Source>,
     /// Sorted by (line, column).
     pub warnings: Vec<Diagnostic>,
 }
@@ -33,9 +40,12 @@ pub struct Loaded {
 /// is `Err` exactly when at least one diagnostic is an error.
 pub fn load(file: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = diag::Diags::new(file);
+    let mut sources = Vec::new();
     let plan = yaml::parse(text, &mut diags).and_then(|root| {
         let dups = yaml::duplicate_keys(text);
-        compile::compile(&root, &dups, &mut diags)
+        let plan = compile::compile(&root, &dups, &mut diags);
+        sources = sources::compile(&root, sources::plan_timezone(&root), &mut diags);
+        plan
     });
     if plan.is_none() && !diags.has_errors() {
         // Unreachable by construction; keeps "Err iff an error" true regardless.
@@ -46,6 +56,7 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
     match plan {
         Some(plan) if !has_errors => Ok(Loaded {
             plan,
+            sources,
             warnings: list,
         }),
         _ => Err(list),

@@ -25,6 +25,8 @@ pub(crate) struct RawPlan {
     pub people: Option<Vec<IgnoredAny>>,
     pub checks: Option<Vec<IgnoredAny>>,
     pub phases: Option<Vec<IgnoredAny>>,
+    /// Read by [`crate::sources`].
+    pub sources: Option<Vec<IgnoredAny>>,
 }
 
 impl RawPlan {
@@ -36,6 +38,7 @@ impl RawPlan {
         "people",
         "checks",
         "phases",
+        "sources",
     ];
 }
 

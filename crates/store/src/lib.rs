@@ -9,6 +9,7 @@
 
 mod chain;
 mod entity;
+mod snapshots;
 
 use chrono::{DateTime, Utc};
 use cutover_engine::{
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 pub use chain::{BrokenLink, GENESIS, LogEntry, Verification, verify};
 use entity::{check_run, migration, plan, signoff, transition, waiver};
+pub use snapshots::{NewSourceSnapshot, SnapshotPage, SnapshotStatus, SourceSnapshot};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -5,5 +5,7 @@ pub mod check_run;
 pub mod migration;
 pub mod plan;
 pub mod signoff;
+pub mod source_snapshot;
+pub mod source_snapshot_rows;
 pub mod transition;
 pub mod waiver;

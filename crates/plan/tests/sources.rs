@@ -1,0 +1,333 @@
+//! The `sources:` section: presets, connectors, auth, paging, formats and field mapping,
+//! and the located diagnostics for each mistake.
+
+use cutover_plan::sources::{Auth, Connector, Format, Paging, RowKind};
+
+const BASE: &str = "migration: m
+timezone: Europe/Malta
+currency: EUR
+layers:
+  bi: { description: BI }
+people:
+  - { id: lead, name: Lead, email: lead@example.com, lead: true, layers: [bi] }
+phases:
+  - id: discovery
+    goal: g
+    owners: [bi]
+    exit:
+      - { id: wait, min_duration: 1d }
+";
+
+fn with(sources: &str) -> String {
+    format!("{BASE}sources:\n{sources}")
+}
+
+fn errors(sources: &str) -> Vec<String> {
+    match cutover_plan::load("plan.yaml", &with(sources)) {
+        Ok(_) => Vec::new(),
+        Err(d) => d.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn assert_error(sources: &str, expected: &str) {
+    let errs = errors(sources);
+    assert!(
+        errs.iter().any(|e| e == expected),
+        "expected {expected:?} among {errs:#?}"
+    );
+}
+
+#[test]
+fn every_preset_loads_cleanly() {
+    for (name, _) in cutover_plan::sources::PRESETS {
+        let text = with(&format!(
+            "  - {{ id: s_{name}, system: old, preset: {name} }}\n"
+        ));
+        let loaded = cutover_plan::load("plan.yaml", &text)
+            .unwrap_or_else(|d| panic!("preset {name}: {d:#?}"));
+        assert!(loaded.warnings.is_empty(), "{name}: {:?}", loaded.warnings);
+        let s = &loaded.sources[0];
+        assert_eq!(s.preset.as_deref(), Some(*name));
+        assert!(matches!(s.connector, Connector::Http(_)));
+    }
+}
+
+#[test]
+fn presets_have_their_documented_shapes() {
+    let text = with(
+        "  - { id: ef, system: old, preset: everflow }
+  - { id: tu, system: new, preset: tune }
+  - { id: im, system: new, preset: impact }
+  - { id: ck, system: old, preset: cake }
+  - { id: cx, system: old, preset: cellxpert }
+  - { id: cs, system: bi, preset: csv_export }
+",
+    );
+    let l = cutover_plan::load("plan.yaml", &text).expect("loads");
+    let http = |i: usize| match &l.sources[i].connector {
+        Connector::Http(h) => h.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(http(0).auth, Auth::Header { ref name, .. } if name == "X-Eflow-API-Key"));
+    assert_eq!(http(0).truncation.row_cap, Some(10_000));
+    assert!(matches!(http(1).paging, Paging::Page { .. }));
+    assert!(matches!(http(1).auth, Auth::Query { .. }));
+    assert!(matches!(http(2).paging, Paging::NextUrl { ref path } if path == "@nextpageuri"));
+    assert!(matches!(http(2).auth, Auth::Basic { .. }));
+    assert_eq!(l.sources[2].rows, RowKind::Event);
+    assert!(matches!(
+        http(3).paging,
+        Paging::Offset {
+            first: 1,
+            size: 10_000,
+            ..
+        }
+    ));
+    assert!(matches!(l.sources[4].format, Format::Xml { .. }));
+    assert!(matches!(l.sources[5].format, Format::Csv { .. }));
+    // The plan's zone is the default.
+    assert_eq!(l.sources[0].timezone, chrono_tz::Europe::Malta);
+}
+
+#[test]
+fn user_keys_override_preset_keys_deeply() {
+    let text = with(
+        "  - id: tu
+    system: new
+    preset: tune
+    timezone: America/New_York
+    http: { paging: { size: 5000 } }
+",
+    );
+    let l = cutover_plan::load("plan.yaml", &text).expect("loads");
+    let Connector::Http(h) = &l.sources[0].connector else {
+        panic!()
+    };
+    assert!(matches!(
+        h.paging,
+        Paging::Page {
+            size: 5000,
+            first: 1,
+            ..
+        }
+    ));
+    assert_eq!(h.query.iter().filter(|(k, _)| k == "fields[]").count(), 8);
+    assert_eq!(l.sources[0].timezone, chrono_tz::America::New_York);
+}
+
+#[test]
+fn secret_debug_output_is_redacted() {
+    let l = cutover_plan::load(
+        "plan.yaml",
+        &with("  - { id: ef, system: old, preset: everflow }\n"),
+    )
+    .expect("loads");
+    let dbg = format!("{:?}", l.sources[0]);
+    assert!(dbg.contains("${EVERFLOW_API_KEY}, redacted"), "{dbg}");
+}
+
+#[test]
+fn unknown_keys_suggest_the_intended_one() {
+    assert_error(
+        "  - { id: a, system: old, preset: tune, timezon: UTC }\n",
+        "plan.yaml:15:41: error: source \"a\": unknown key \"timezon\" in the source; did you mean \"timezone\"?",
+    );
+}
+
+#[test]
+fn unknown_preset() {
+    assert_error(
+        "  - { id: a, system: old, preset: everflw }\n",
+        "plan.yaml:15:27: error: source \"a\": unknown preset \"everflw\"; did you mean \"everflow\"?",
+    );
+}
+
+#[test]
+fn literal_secrets_are_refused_without_echoing_them() {
+    let errs = errors(
+        "  - id: a
+    system: bi
+    http:
+      url: https://example.com/r
+      auth: { header: X-Key, key: hunter2-secret }
+    format: { type: csv }
+    fields: { partner: p, day: d }
+    metrics: { ftd_count: f }
+",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("must be an environment variable reference")),
+        "{errs:#?}"
+    );
+    assert!(errs.iter().all(|e| !e.contains("hunter2")), "{errs:#?}");
+}
+
+#[test]
+fn bad_env_references_and_placeholders() {
+    let errs = errors(
+        "  - id: a
+    system: bi
+    http:
+      url: \"${base_url}/r?d={frm}\"
+    format: { type: csv }
+    fields: { partner: p, day: d }
+    metrics: { ftd_count: f }
+",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("bad environment reference \"${base_url}\"")),
+        "{errs:#?}"
+    );
+    let errs = errors(
+        "  - id: a
+    system: bi
+    http:
+      url: \"https://x/r?d={frm}\"
+    format: { type: csv }
+    fields: { partner: p, day: d }
+    metrics: { ftd_count: f }
+",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("unknown placeholder \"{frm}\"; did you mean \"from\"?")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn bad_paging_config() {
+    let errs = errors(
+        "  - id: a
+    system: bi
+    http:
+      url: https://x/r
+      paging: { style: pages, param: p }
+    format: { type: json, rows: data }
+    fields: { partner: p, day: d }
+    metrics: { ftd_count: f }
+",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("unknown paging style \"pages\"")
+                && e.contains("did you mean \"page\"?")),
+        "{errs:#?}"
+    );
+    let errs = errors(
+        "  - id: a
+    system: bi
+    http:
+      url: https://x/r
+      paging: { style: cursor, param: after, size: 10 }
+    format: { type: json, rows: data }
+    fields: { partner: p, day: d }
+    metrics: { ftd_count: f }
+",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("\"size\" does not apply to paging style \"cursor\"")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("missing required key \"path\"")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn mapping_mistakes() {
+    let errs = errors(
+        "  - id: a
+    system: bi
+    file: { path: x.csv }
+    format: { type: csv }
+    fields: { partnr: p }
+    metrics: { ftd: f }
+",
+    );
+    assert!(
+        errs.iter().any(
+            |e| e.contains("unknown field \"partnr\" in \"fields\"; did you mean \"partner\"?")
+        ),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("unknown metric \"ftd\" in \"metrics\"")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("\"fields\" must map \"day\"")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn one_connector_and_unique_ids() {
+    let errs = errors(
+        "  - id: a
+    system: bi
+    file: { path: x.csv }
+    sql: { url: \"${DB}\", query: select 1 }
+    format: { type: csv }
+    fields: { partner: p, day: d }
+    metrics: { ftd_count: f }
+  - { id: a, system: old, preset: tune }
+",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("has more than one connector")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("duplicate source \"a\"; first defined on line 15")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn file_and_sql_sources_load() {
+    let l = cutover_plan::load(
+        "plan.yaml",
+        &with(
+            "  - id: crm
+    system: crm
+    rows: event
+    sql: { url: \"${CRM_DATABASE_URL}\", query: \"select * from ftds where day between :from and :to\" }
+    format: { type: json }
+    fields:
+      id: id
+      kind: { value: ftd }
+      occurred_at: occurred_at
+      amount: amount
+  - id: bi
+    system: bi
+    currency: EUR
+    file: { path: exports/bi.csv }
+    format: { type: csv, delimiter: \";\" }
+    fields: { partner: partner, day: day }
+    metrics: { ftd_amount: ftd_amount }
+",
+        ),
+    )
+    .expect("loads");
+    assert!(matches!(l.sources[0].connector, Connector::Sql { .. }));
+    assert!(matches!(
+        l.sources[1].format,
+        Format::Csv { delimiter: b';' }
+    ));
+}
+
+#[test]
+fn plans_without_sources_still_load() {
+    let l = cutover_plan::load("plan.yaml", BASE).expect("loads");
+    assert!(l.sources.is_empty());
+}

@@ -1,0 +1,601 @@
+//! cutover-sim: a seeded simulated affiliate program served as two tracking platforms
+//! over HTTP on loopback, so the whole product can be seen working without access to a
+//! real platform.
+//!
+//! Both platforms answer in the API shapes of the presets in `workflows/presets/`
+//! (Everflow entity table, TUNE getStats, CAKE row offsets, CSV export) under
+//! `/old/...` and `/new/...`; by convention the old platform is pulled as Everflow (or
+//! CAKE for windows beyond Everflow's 10,000-row cap) and the new one as TUNE. The new
+//! platform differs by the documented causes in [`Differences`]; `GET /truth` (and
+//! [`SimHandle::truth`]) lists what was injected. [`Faults`] adds 5xx bursts, slow
+//! responses, truncated answers and malformed bodies.
+
+mod program;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+pub use program::{Deal, Differences, Facts, Partner, Platform, Program, Truth};
+
+/// Failures the simulator can act out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// The first N report requests answer 503 (with `Retry-After: 0`).
+    pub burst_5xx: u32,
+    /// The first N report requests answer 429 with `Retry-After: 1`.
+    pub burst_429: u32,
+    /// Every report answer is delayed this long.
+    pub slow: Duration,
+    /// Answers say they are cut off (Everflow `incomplete_results`; TUNE/CAKE pages stop
+    /// short at the cap).
+    pub truncate: bool,
+    /// The N-th report request (1-based) gets a broken JSON body.
+    pub malformed_request: Option<u32>,
+}
+
+/// API keys the platforms accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub old: String,
+    pub new: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            old: "sim-old-key".to_owned(),
+            new: "sim-new-key".to_owned(),
+        }
+    }
+}
+
+/// How to build the simulated program.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub partners: usize,
+    pub days: u32,
+    /// The current day (defaults to today, UTC).
+    pub today: Option<NaiveDate>,
+    /// Today's numbers grow with the wall clock.
+    pub live: bool,
+    pub differences: Differences,
+    pub faults: Faults,
+    pub keys: Keys,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 1,
+            partners: 300,
+            days: 90,
+            today: None,
+            live: false,
+            differences: Differences::default(),
+            faults: Faults::default(),
+            keys: Keys::default(),
+        }
+    }
+}
+
+struct AppState {
+    program: Program,
+    faults: Faults,
+    keys: Keys,
+    requests: AtomicU32,
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    program: Program,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT/old` or `/new`.
+    pub fn base_url(&self, platform: Platform) -> String {
+        match platform {
+            Platform::Old => format!("http://{}/old", self.addr),
+            Platform::New => format!("http://{}/new", self.addr),
+        }
+    }
+
+    pub fn truth(&self) -> Truth {
+        self.program.ground_truth()
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Builds the program a config describes.
+pub fn program(config: &SimConfig) -> Program {
+    let today = config.today.unwrap_or_else(|| Utc::now().date_naive());
+    let mut p = Program::new(
+        config.seed,
+        config.partners,
+        config.days,
+        today,
+        config.differences.clone(),
+    );
+    p.live = config.live;
+    p
+}
+
+/// Starts the simulator on `addr` (use port 0 for any free port).
+pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+    let program = program(&config);
+    let state = Arc::new(AppState {
+        program: program.clone(),
+        faults: config.faults,
+        keys: config.keys,
+        requests: AtomicU32::new(0),
+    });
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(SimHandle {
+        addr,
+        program,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/truth", get(truth))
+        .route("/{platform}/partners", get(partners))
+        .route(
+            "/{platform}/v1/networks/reporting/entity/table",
+            post(everflow),
+        )
+        .route("/{platform}/Apiv3/json", get(tune))
+        .route("/{platform}/api/2/report/affiliate.json", get(cake))
+        .route("/{platform}/export.csv", get(csv_export))
+        .with_state(state)
+}
+
+fn platform_of(s: &str) -> Option<Platform> {
+    match s {
+        "old" => Some(Platform::Old),
+        "new" => Some(Platform::New),
+        _ => None,
+    }
+}
+
+fn error(status: StatusCode, msg: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!(
+            "{{\"error\":{}}}",
+            serde_json::Value::String(msg.to_owned())
+        ),
+    )
+        .into_response()
+}
+
+/// Applies the fault mode; `Some(response)` when the request must fail.
+async fn fault(state: &AppState) -> (u32, Option<Response>) {
+    let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let f = &state.faults;
+    if !f.slow.is_zero() {
+        tokio::time::sleep(f.slow).await;
+    }
+    if n <= f.burst_5xx {
+        return (
+            n,
+            Some(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "0")],
+                    "temporarily unavailable",
+                )
+                    .into_response(),
+            ),
+        );
+    }
+    if n <= f.burst_5xx + f.burst_429 {
+        return (
+            n,
+            Some(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, "1")],
+                    "slow down",
+                )
+                    .into_response(),
+            ),
+        );
+    }
+    if f.malformed_request == Some(n) {
+        return (
+            n,
+            Some(
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"table\": [{\"columns\": [",
+                )
+                    .into_response(),
+            ),
+        );
+    }
+    (n, None)
+}
+
+fn key_ok(state: &AppState, platform: Platform, given: Option<&str>) -> bool {
+    let want = match platform {
+        Platform::Old => &state.keys.old,
+        Platform::New => &state.keys.new,
+    };
+    given == Some(want.as_str())
+}
+
+/// Parsed query string (repeated keys kept).
+fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    let raw = raw.unwrap_or_default();
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn get_q<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn day(s: Option<&str>) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s?.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// The rows of a window: day-major, then partner.
+struct WindowRows<'p> {
+    program: &'p Program,
+    from: NaiveDate,
+    days: usize,
+}
+
+impl WindowRows<'_> {
+    fn new(program: &Program, from: NaiveDate, to: NaiveDate) -> WindowRows<'_> {
+        let days = if to < from {
+            0
+        } else {
+            (to - from).num_days() as usize + 1
+        };
+        WindowRows {
+            program,
+            from,
+            days,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.days * self.program.partners.len()
+    }
+
+    fn row(&self, idx: usize, platform: Platform) -> (usize, NaiveDate, Facts) {
+        let n = self.program.partners.len();
+        let d = self.from + chrono::Days::new((idx / n) as u64);
+        let p = idx % n;
+        (p, d, self.program.facts(p, d, platform))
+    }
+}
+
+async fn truth(State(state): State<Arc<AppState>>) -> Response {
+    let body = serde_json::to_string_pretty(&state.program.ground_truth()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn partners(State(state): State<Arc<AppState>>, Path(platform): Path<String>) -> Response {
+    let Some(pf) = platform_of(&platform) else {
+        return error(StatusCode::NOT_FOUND, "no such platform");
+    };
+    let list: Vec<serde_json::Value> = state
+        .program
+        .partners
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            serde_json::json!({
+                "id": p.id, "master": state.program.master(i, pf), "links": p.links,
+                "coupon": p.coupon, "deal": p.deal,
+            })
+        })
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(&list).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn d4(v: Decimal) -> String {
+    v.normalize().to_string()
+}
+
+async fn everflow(
+    State(state): State<Arc<AppState>>,
+    Path(platform): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(pf) = platform_of(&platform) else {
+        return error(StatusCode::NOT_FOUND, "no such platform");
+    };
+    let key = headers.get("x-eflow-api-key").and_then(|v| v.to_str().ok());
+    if !key_ok(&state, pf, key) {
+        return error(StatusCode::UNAUTHORIZED, "invalid API key");
+    }
+    let (_, failed) = fault(&state).await;
+    if let Some(r) = failed {
+        return r;
+    }
+    let Ok(req) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "body must be JSON");
+    };
+    let (Some(from), Some(to)) = (day(req["from"].as_str()), day(req["to"].as_str())) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "from and to are required (YYYY-MM-DD)",
+        );
+    };
+    let rows = WindowRows::new(&state.program, from, to);
+    let cap = 10_000usize;
+    let n = rows.len().min(cap);
+    let incomplete = rows.len() > cap || state.faults.truncate;
+    let n = if state.faults.truncate { n / 2 } else { n };
+    let mut out = String::with_capacity(n * 260 + 64);
+    out.push_str("{\"table\":[");
+    for i in 0..n {
+        let (p, d, f) = rows.row(i, pf);
+        if i > 0 {
+            out.push(',');
+        }
+        let ts = d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or(0);
+        out.push_str(&format!(
+            "{{\"columns\":[{{\"column_type\":\"affiliate\",\"id\":\"{id}\",\"label\":\"Partner {id}\"}},{{\"column_type\":\"date\",\"id\":\"{ts}\",\"label\":\"{d}\"}}],\"reporting\":{{\"imp\":0,\"total_click\":{},\"unique_click\":{},\"cv\":{},\"payout\":{},\"revenue\":{}}}}}",
+            f.clicks_gross,
+            f.clicks_unique,
+            f.ftd_count,
+            d4(f.commission),
+            d4(f.net_revenue),
+            id = state.program.partners[p].id,
+        ));
+    }
+    out.push_str(&format!("],\"incomplete_results\":{incomplete}}}"));
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+async fn tune(
+    State(state): State<Arc<AppState>>,
+    Path(platform): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(pf) = platform_of(&platform) else {
+        return error(StatusCode::NOT_FOUND, "no such platform");
+    };
+    let q = query_pairs(raw);
+    if !key_ok(&state, pf, get_q(&q, "NetworkToken")) {
+        return error(StatusCode::UNAUTHORIZED, "invalid NetworkToken");
+    }
+    let (_, failed) = fault(&state).await;
+    if let Some(r) = failed {
+        return r;
+    }
+    let values: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "filters[Stat.date][values][]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let (Some(from), Some(to)) = (day(values.first().copied()), day(values.get(1).copied())) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a Stat.date BETWEEN filter is required",
+        );
+    };
+    let page: usize = get_q(&q, "page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let limit: usize = get_q(&q, "limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 100_000);
+    let rows = WindowRows::new(&state.program, from, to);
+    let total = rows.len();
+    let page_count = total.div_ceil(limit);
+    let start = (page - 1) * limit;
+    let mut end = (start + limit).min(total);
+    if state.faults.truncate && end > start {
+        end = start + (end - start) / 2;
+    }
+    let currency = state.program.currency(pf);
+    let mut out = String::with_capacity((end.saturating_sub(start)) * 220 + 200);
+    out.push_str("{\"request\":{\"Target\":\"Affiliate_Report\",\"Method\":\"getStats\"},\"response\":{\"status\":1,\"httpStatus\":200,\"data\":{");
+    out.push_str(&format!(
+        "\"page\":{page},\"current\":{},\"count\":{total},\"pageCount\":{page_count},\"data\":[",
+        end.saturating_sub(start)
+    ));
+    for i in start..end {
+        let (p, d, f) = rows.row(i, pf);
+        if i > start {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            "{{\"Stat\":{{\"affiliate_id\":\"{}\",\"date\":\"{d}\",\"clicks\":\"{}\",\"unique_clicks\":\"{}\",\"conversions\":\"{}\",\"payout\":\"{}\",\"revenue\":\"{}\",\"currency\":\"{currency}\"}}}}",
+            state.program.partners[p].id,
+            f.clicks_gross,
+            f.clicks_unique,
+            f.ftd_count,
+            d4(f.commission),
+            d4(f.net_revenue),
+        ));
+    }
+    out.push_str("]},\"errors\":[]}}");
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+async fn cake(
+    State(state): State<Arc<AppState>>,
+    Path(platform): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(pf) = platform_of(&platform) else {
+        return error(StatusCode::NOT_FOUND, "no such platform");
+    };
+    let q = query_pairs(raw);
+    if !key_ok(&state, pf, get_q(&q, "api_key")) {
+        return error(StatusCode::UNAUTHORIZED, "invalid api_key");
+    }
+    let (_, failed) = fault(&state).await;
+    if let Some(r) = failed {
+        return r;
+    }
+    let (Some(from), Some(to)) = (day(get_q(&q, "start_date")), day(get_q(&q, "end_date"))) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "start_date and end_date are required",
+        );
+    };
+    let start_at: usize = get_q(&q, "start_at_row")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let limit: usize = get_q(&q, "row_limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 10_000);
+    let rows = WindowRows::new(&state.program, from, to);
+    let total = rows.len();
+    let start = start_at - 1;
+    let end = if state.faults.truncate {
+        // A truncating platform answers a full page and then nothing.
+        if start == 0 { limit.min(total) } else { start }
+    } else {
+        (start + limit).min(total)
+    };
+    let mut out = String::with_capacity(end.saturating_sub(start) * 200 + 100);
+    out.push_str(&format!(
+        "{{\"request_status\":\"Success\",\"response\":{{\"row_count\":{total},\"data\":{{\"affiliates\":["
+    ));
+    for i in start..end.max(start) {
+        let (p, d, f) = rows.row(i, pf);
+        if i > start {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            "{{\"affiliate_id\":{},\"date\":\"{d}\",\"clicks\":{},\"unique_clicks\":{},\"conversions\":{},\"cost\":{},\"revenue\":{}}}",
+            state.program.partners[p].id,
+            f.clicks_gross,
+            f.clicks_unique,
+            f.ftd_count,
+            d4(f.commission),
+            d4(f.net_revenue),
+        ));
+    }
+    out.push_str("]}}}");
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+async fn csv_export(
+    State(state): State<Arc<AppState>>,
+    Path(platform): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(pf) = platform_of(&platform) else {
+        return error(StatusCode::NOT_FOUND, "no such platform");
+    };
+    let q = query_pairs(raw);
+    if !key_ok(&state, pf, get_q(&q, "key")) {
+        return error(StatusCode::UNAUTHORIZED, "invalid key");
+    }
+    let (_, failed) = fault(&state).await;
+    if let Some(r) = failed {
+        return r;
+    }
+    let (Some(from), Some(to)) = (day(get_q(&q, "from")), day(get_q(&q, "to"))) else {
+        return error(StatusCode::BAD_REQUEST, "from and to are required");
+    };
+    let rows = WindowRows::new(&state.program, from, to);
+    let currency = state.program.currency(pf);
+    let mut out =
+        String::from("date,partner_id,clicks,registrations,ftd,ftd_amount,commission,currency\n");
+    for i in 0..rows.len() {
+        let (p, d, f) = rows.row(i, pf);
+        out.push_str(&format!(
+            "{d},{},{},{},{},{},{},{currency}\n",
+            state.program.partners[p].id,
+            f.clicks_gross,
+            f.registrations,
+            f.ftd_count,
+            d4(f.ftd_amount),
+            d4(f.commission)
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/csv")], out).into_response()
+}

@@ -1,0 +1,124 @@
+//! Comparing two snapshots of the same source and window: which aggregate values and
+//! events were added, removed or changed between two pulls (late data, restatements).
+
+use std::collections::BTreeMap;
+
+use cutover_recon::{Event, Row};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// One difference between an earlier and a later pull.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Change {
+    /// An aggregate value that is new, gone or different (`None` = absent).
+    Aggregate {
+        key: String,
+        before: Option<Decimal>,
+        after: Option<Decimal>,
+    },
+    /// An event that is new, gone or different.
+    Event {
+        id: String,
+        before: Option<String>,
+        after: Option<String>,
+    },
+}
+
+/// What changed between two snapshots.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SnapshotDiff {
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    /// Every change, in key order.
+    pub changes: Vec<Change>,
+}
+
+impl SnapshotDiff {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+fn agg_key(a: &cutover_recon::Aggregate) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{}",
+        a.partner,
+        a.day,
+        a.metric,
+        a.link.as_deref().unwrap_or(""),
+        a.coupon.as_deref().unwrap_or(""),
+        a.currency.as_deref().unwrap_or("")
+    )
+}
+
+fn event_text(e: &Event) -> String {
+    format!(
+        "{} {} {} {}{}",
+        e.kind.as_str(),
+        e.status.as_str(),
+        e.occurred_at.to_rfc3339(),
+        e.amount
+            .map(|a| a.normalize().to_string())
+            .unwrap_or_default(),
+        e.currency
+            .as_deref()
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default()
+    )
+}
+
+/// Compares `before` with `after` (rows of two snapshots of one source).
+pub fn diff_rows(before: &[Row], after: &[Row]) -> SnapshotDiff {
+    let mut aggs: BTreeMap<String, (Option<Decimal>, Option<Decimal>)> = BTreeMap::new();
+    let mut events: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+    for (side, rows) in [(0, before), (1, after)] {
+        for r in rows {
+            match r {
+                Row::Aggregate(a) => {
+                    let e = aggs.entry(agg_key(a)).or_default();
+                    let slot = if side == 0 { &mut e.0 } else { &mut e.1 };
+                    *slot = Some(slot.unwrap_or_default() + a.value);
+                }
+                Row::Event(ev) => {
+                    let e = events.entry(ev.id.clone()).or_default();
+                    let slot = if side == 0 { &mut e.0 } else { &mut e.1 };
+                    *slot = Some(event_text(ev));
+                }
+            }
+        }
+    }
+    let mut d = SnapshotDiff::default();
+    let mut count = |b: bool, a: bool, same: bool| match (b, a) {
+        (false, true) => d.added += 1,
+        (true, false) => d.removed += 1,
+        _ if same => d.unchanged += 1,
+        _ => d.changed += 1,
+    };
+    let mut changes = Vec::new();
+    for (key, (b, a)) in aggs {
+        let same = b.map(|x| x.normalize()) == a.map(|x| x.normalize());
+        count(b.is_some(), a.is_some(), same);
+        if !same {
+            changes.push(Change::Aggregate {
+                key,
+                before: b,
+                after: a,
+            });
+        }
+    }
+    for (id, (b, a)) in events {
+        let same = b == a;
+        count(b.is_some(), a.is_some(), same);
+        if !same {
+            changes.push(Change::Event {
+                id,
+                before: b,
+                after: a,
+            });
+        }
+    }
+    d.changes = changes;
+    d
+}

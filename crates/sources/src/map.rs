@@ -1,0 +1,314 @@
+//! Field mapping: one record (a JSON object) -> canonical rows. Values are coerced to
+//! their canonical types (text, day, UTC time, decimal, event kind and status); a value
+//! that does not coerce is an error naming the row and the field.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use cutover_plan::Source;
+use cutover_plan::sources::{Field, RowKind};
+use cutover_recon::{Aggregate, Event, EventStatus, EventType, Metric, Row};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::PullError;
+use crate::records::lookup;
+
+/// A compiled mapping for one source (metric names parsed once).
+pub(crate) struct Mapper<'s> {
+    source: &'s Source,
+    metrics: Vec<(Metric, &'s Field)>,
+}
+
+impl<'s> Mapper<'s> {
+    pub fn new(source: &'s Source) -> Result<Self, PullError> {
+        let mut metrics = Vec::new();
+        for (name, f) in &source.metrics {
+            let m = Metric::from_str(name).map_err(PullError::Config)?;
+            metrics.push((m, f));
+        }
+        Ok(Mapper { source, metrics })
+    }
+
+    /// Maps `record` (the `row`-th of the pull, 1-based) into `out`.
+    pub fn map(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        match self.source.rows {
+            RowKind::Aggregate => self.aggregate(record, row, out),
+            RowKind::Event => self.event(record, row, out),
+        }
+    }
+
+    fn raw<'v>(&self, record: &'v Value, name: &str) -> Option<RawValue<'v>>
+    where
+        's: 'v,
+    {
+        let f = self.source.field(name)?;
+        raw_of(f, record)
+    }
+
+    fn text(&self, record: &Value, name: &str, row: u64) -> Result<Option<String>, PullError> {
+        match self.raw(record, name) {
+            None => Ok(None),
+            Some(v) => as_text(&v).map_err(|m| err(row, name, m)),
+        }
+    }
+
+    fn required_text(&self, record: &Value, name: &str, row: u64) -> Result<String, PullError> {
+        self.text(record, name, row)?
+            .ok_or_else(|| err(row, name, missing(self.source.field(name))))
+    }
+
+    fn aggregate(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let partner = self.required_text(record, "partner", row)?;
+        let day_field = self.source.field("day");
+        let day_raw = self
+            .raw(record, "day")
+            .ok_or_else(|| err(row, "day", missing(day_field)))?;
+        let day = as_day(
+            &day_raw,
+            day_field.and_then(|f| f.format.as_deref()),
+            self.source.timezone,
+        )
+        .map_err(|m| err(row, "day", m))?;
+        let link = self.text(record, "link", row)?.filter(|s| !s.is_empty());
+        let coupon = self.text(record, "coupon", row)?.filter(|s| !s.is_empty());
+        let currency = self
+            .text(record, "currency", row)?
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.source.currency.clone());
+        for (metric, f) in &self.metrics {
+            let v = raw_of(f, record).ok_or_else(|| err(row, metric.as_str(), missing(Some(f))))?;
+            let value = as_decimal(&v).map_err(|m| err(row, metric.as_str(), m))?;
+            let currency = if metric.is_money() {
+                currency.clone()
+            } else {
+                None
+            };
+            out.push(Row::Aggregate(Aggregate {
+                partner: partner.clone(),
+                day,
+                metric: *metric,
+                value,
+                currency,
+                link: link.clone(),
+                coupon: coupon.clone(),
+            }));
+        }
+        Ok(())
+    }
+
+    fn time(
+        &self,
+        record: &Value,
+        name: &str,
+        row: u64,
+    ) -> Result<Option<DateTime<Utc>>, PullError> {
+        let f = self.source.field(name);
+        match self.raw(record, name) {
+            None => Ok(None),
+            Some(RawValue::Json(Value::Null)) => Ok(None),
+            Some(RawValue::Json(Value::String(s))) if s.is_empty() => Ok(None),
+            Some(v) => as_time(
+                &v,
+                f.and_then(|f| f.format.as_deref()),
+                self.source.timezone,
+            )
+            .map(Some)
+            .map_err(|m| err(row, name, m)),
+        }
+    }
+
+    fn event(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let id = self.required_text(record, "id", row)?;
+        let kind_raw = self.required_text(record, "kind", row)?;
+        let kind = canonical(self.source.field("kind"), &kind_raw)
+            .parse::<EventType>()
+            .map_err(|m| err(row, "kind", m))?;
+        let occurred_at = self.time(record, "occurred_at", row)?.ok_or_else(|| {
+            err(
+                row,
+                "occurred_at",
+                missing(self.source.field("occurred_at")),
+            )
+        })?;
+        let recorded_at = self.time(record, "recorded_at", row)?;
+        let status = match self.text(record, "status", row)? {
+            Some(s) => canonical(self.source.field("status"), &s)
+                .parse::<EventStatus>()
+                .map_err(|m| err(row, "status", m))?,
+            None => EventStatus::Approved,
+        };
+        let amount = match self.raw(record, "amount") {
+            None | Some(RawValue::Json(Value::Null)) => None,
+            Some(RawValue::Json(Value::String(s))) if s.is_empty() => None,
+            Some(v) => Some(as_decimal(&v).map_err(|m| err(row, "amount", m))?),
+        };
+        let opt = |name: &str| -> Result<Option<String>, PullError> {
+            Ok(self.text(record, name, row)?.filter(|s| !s.is_empty()))
+        };
+        let currency = opt("currency")?.or_else(|| {
+            amount
+                .is_some()
+                .then(|| self.source.currency.clone())
+                .flatten()
+        });
+        out.push(Row::Event(Event {
+            id,
+            kind,
+            occurred_at,
+            recorded_at,
+            status,
+            partner: opt("partner")?,
+            link: opt("link")?,
+            coupon: opt("coupon")?,
+            customer: opt("customer")?,
+            click_id: opt("click_id")?,
+            order_id: opt("order_id")?,
+            amount,
+            currency,
+        }));
+        Ok(())
+    }
+}
+
+/// A value read from a record, or a constant from the plan.
+pub(crate) enum RawValue<'v> {
+    Json(&'v Value),
+    Const(&'v str),
+}
+
+fn raw_of<'v>(f: &'v Field, record: &'v Value) -> Option<RawValue<'v>> {
+    if let Some(c) = &f.value {
+        return Some(RawValue::Const(c));
+    }
+    lookup(record, f.path.as_deref()?).map(RawValue::Json)
+}
+
+fn missing(f: Option<&Field>) -> String {
+    match f.and_then(|f| f.path.as_deref()) {
+        Some(p) => format!("\"{p}\" is missing"),
+        None => "is not mapped".to_owned(),
+    }
+}
+
+fn err(row: u64, field: &str, message: String) -> PullError {
+    PullError::Field {
+        row,
+        field: field.to_owned(),
+        message,
+    }
+}
+
+/// Applies a field's `map:` (raw -> canonical), case-insensitively, then lower-cases.
+fn canonical(f: Option<&Field>, raw: &str) -> String {
+    if let Some(f) = f
+        && let Some((_, v)) = f.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(raw))
+    {
+        return v.clone();
+    }
+    raw.to_ascii_lowercase()
+}
+
+fn as_text(v: &RawValue<'_>) -> Result<Option<String>, String> {
+    match v {
+        RawValue::Const(c) => Ok(Some((*c).to_owned())),
+        RawValue::Json(Value::Null) => Ok(None),
+        RawValue::Json(Value::String(s)) => Ok(Some(s.clone())),
+        RawValue::Json(Value::Number(n)) => Ok(Some(n.to_string())),
+        RawValue::Json(Value::Bool(b)) => Ok(Some(b.to_string())),
+        RawValue::Json(_) => Err("expected a value, found a list or object".to_owned()),
+    }
+}
+
+fn as_decimal(v: &RawValue<'_>) -> Result<Decimal, String> {
+    let s: String = match v {
+        RawValue::Const(c) => (*c).to_owned(),
+        RawValue::Json(Value::Number(n)) => n.to_string(),
+        RawValue::Json(Value::String(s)) => s.trim().to_owned(),
+        RawValue::Json(Value::Null) => return Err("is null, expected a number".to_owned()),
+        RawValue::Json(_) => return Err("expected a number".to_owned()),
+    };
+    Decimal::from_str(&s)
+        .or_else(|_| Decimal::from_scientific(&s))
+        .map_err(|_| format!("\"{s}\" is not a number"))
+}
+
+fn unix(s: &str) -> Option<DateTime<Utc>> {
+    let n: i64 = s.trim().parse().ok()?;
+    // Milliseconds when it would be beyond year 5000 as seconds.
+    if n > 95_617_584_000 {
+        Utc.timestamp_millis_opt(n).single()
+    } else {
+        Utc.timestamp_opt(n, 0).single()
+    }
+}
+
+fn scalar_string(v: &RawValue<'_>) -> Result<String, String> {
+    match as_text(v)? {
+        Some(s) => Ok(s.trim().to_owned()),
+        None => Err("is null".to_owned()),
+    }
+}
+
+fn as_day(v: &RawValue<'_>, format: Option<&str>, tz: Tz) -> Result<NaiveDate, String> {
+    let s = scalar_string(v)?;
+    match format {
+        Some("unix") => unix(&s)
+            .map(|t| t.with_timezone(&tz).date_naive())
+            .ok_or_else(|| format!("\"{s}\" is not a unix time")),
+        Some(f) => NaiveDate::parse_from_str(&s, f)
+            .or_else(|_| NaiveDateTime::parse_from_str(&s, f).map(|d| d.date()))
+            .map_err(|_| format!("\"{s}\" is not a date in the format \"{f}\"")),
+        None => {
+            if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                return Ok(d);
+            }
+            if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
+                return Ok(t.with_timezone(&tz).date_naive());
+            }
+            if s.len() >= 10
+                && let Ok(d) = NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d")
+            {
+                return Ok(d);
+            }
+            Err(format!("\"{s}\" is not a date (expected YYYY-MM-DD)"))
+        }
+    }
+}
+
+fn as_time(v: &RawValue<'_>, format: Option<&str>, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let s = scalar_string(v)?;
+    let local = |n: NaiveDateTime| {
+        tz.from_local_datetime(&n)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("\"{s}\" does not exist in {tz}"))
+    };
+    match format {
+        Some("unix") => unix(&s).ok_or_else(|| format!("\"{s}\" is not a unix time")),
+        Some(f) => match DateTime::parse_from_str(&s, f) {
+            Ok(t) => Ok(t.with_timezone(&Utc)),
+            Err(_) => NaiveDateTime::parse_from_str(&s, f)
+                .map_err(|_| format!("\"{s}\" is not a time in the format \"{f}\""))
+                .and_then(local),
+        },
+        None => {
+            if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
+                return Ok(t.with_timezone(&Utc));
+            }
+            for f in [
+                "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%d %H:%M:%S%.f",
+            ] {
+                if let Ok(n) = NaiveDateTime::parse_from_str(&s, f) {
+                    return local(n);
+                }
+            }
+            Err(format!(
+                "\"{s}\" is not a time (expected RFC 3339 or YYYY-MM-DD HH:MM:SS)"
+            ))
+        }
+    }
+}

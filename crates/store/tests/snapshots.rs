@@ -1,0 +1,223 @@
+//! Source snapshots in the store, on SQLite always and on Postgres whenever
+//! `CUTOVER_TEST_DATABASE_URL` is set (required when `CI=true`): a fresh database per test.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use cutover_recon::{Aggregate, Event, EventStatus, EventType, Metric, Row};
+use cutover_store::{NewSourceSnapshot, SnapshotPage, SnapshotStatus, Store, StoreError};
+use rust_decimal::Decimal;
+use sea_orm::ConnectionTrait;
+
+struct Backend {
+    name: &'static str,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cutover.db").display()
+    );
+    let mut out = vec![Backend {
+        name: "sqlite",
+        url,
+        _dir: Some(dir),
+    }];
+    match std::env::var("CUTOVER_TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => out.push(Backend {
+            name: "postgres",
+            url: fresh_postgres(&base).await,
+            _dir: None,
+        }),
+        _ => assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CUTOVER_TEST_DATABASE_URL must be set under CI=true: the Postgres half of the store suite may not be skipped"
+        ),
+    }
+    out
+}
+
+async fn fresh_postgres(base: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!(
+        "cutover_snap_{}_{}_{}",
+        std::process::id(),
+        n,
+        Utc::now().timestamp_micros()
+    );
+    let admin = sea_orm::Database::connect(base)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach Postgres at CUTOVER_TEST_DATABASE_URL: {e}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+    let (head, _) = base.rsplit_once('/').expect("database URL has a path");
+    format!("{head}/{name}")
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn agg(partner: &str, d: u32, metric: Metric, value: Decimal) -> Row {
+    Row::Aggregate(Aggregate {
+        partner: partner.into(),
+        day: day(d),
+        metric,
+        value,
+        currency: metric.is_money().then(|| "EUR".to_owned()),
+        link: None,
+        coupon: None,
+    })
+}
+
+fn snapshot(status: SnapshotStatus, rows: Vec<Row>) -> NewSourceSnapshot {
+    NewSourceSnapshot {
+        source_id: "old".into(),
+        system: "old".into(),
+        window_from: day(1),
+        window_to: day(7),
+        status,
+        reason: (status != SnapshotStatus::Complete).then(|| "cut off".to_owned()),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 8, 6, 0, 0).unwrap(),
+        finished_at: Utc.with_ymd_and_hms(2026, 11, 8, 6, 0, 3).unwrap(),
+        pages: vec![SnapshotPage {
+            request: "GET http://x/r?api_key=***".into(),
+            status: 200,
+            bytes: 1234,
+            sha256: "ab".repeat(32),
+            records: rows.len() as u64,
+        }],
+        bytes: 1234,
+        payload_sha256: "cd".repeat(32),
+        rows,
+    }
+}
+
+#[tokio::test]
+async fn a_snapshot_round_trips_exactly() {
+    for b in backends().await {
+        let store = Store::connect(&b.url).await.expect("connect");
+        let mut rows: Vec<Row> = (0..25_000)
+            .map(|i| {
+                agg(
+                    &format!("P{i}"),
+                    1 + (i % 7) as u32,
+                    Metric::FtdAmount,
+                    Decimal::new(i as i64 * 1001, 4),
+                )
+            })
+            .collect();
+        rows.push(Row::Event(Event {
+            id: "e1".into(),
+            kind: EventType::Ftd,
+            occurred_at: Utc.with_ymd_and_hms(2026, 11, 2, 23, 59, 59).unwrap(),
+            recorded_at: None,
+            status: EventStatus::Pending,
+            partner: Some("P1".into()),
+            link: None,
+            coupon: Some("C1".into()),
+            customer: None,
+            click_id: None,
+            order_id: None,
+            amount: Some(Decimal::new(123_456_789, 6)),
+            currency: Some("EUR".into()),
+        }));
+        let id = store
+            .save_source_snapshot(&snapshot(SnapshotStatus::Complete, rows.clone()))
+            .await
+            .expect("save");
+        let (snap, back) = store
+            .latest_complete_snapshot("old", day(1), day(7))
+            .await
+            .expect("read")
+            .expect("found");
+        assert_eq!(snap.id, id, "{}", b.name);
+        assert_eq!(snap.row_count, rows.len() as u64);
+        assert_eq!(snap.pages[0].request, "GET http://x/r?api_key=***");
+        assert_eq!(back, rows, "{}", b.name);
+        assert!(
+            store
+                .latest_complete_snapshot("old", day(1), day(8))
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: another window is another snapshot",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn re_pulls_are_new_snapshots_and_failed_or_inconclusive_ones_are_never_read() {
+    for b in backends().await {
+        let store = Store::connect(&b.url).await.expect("connect");
+        let v1 = vec![agg("P1", 1, Metric::FtdCount, Decimal::from(3))];
+        let v2 = vec![agg("P1", 1, Metric::FtdCount, Decimal::from(4))];
+        let first = store
+            .save_source_snapshot(&snapshot(SnapshotStatus::Complete, v1.clone()))
+            .await
+            .unwrap();
+        let second = store
+            .save_source_snapshot(&snapshot(SnapshotStatus::Complete, v2.clone()))
+            .await
+            .unwrap();
+        store
+            .save_source_snapshot(&snapshot(SnapshotStatus::Inconclusive, v1.clone()))
+            .await
+            .unwrap();
+        let failed = store
+            .save_source_snapshot(&snapshot(SnapshotStatus::Failed, v1.clone()))
+            .await
+            .unwrap();
+        let (latest, rows) = store
+            .latest_complete_snapshot("old", day(1), day(7))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.id, second, "{}", b.name);
+        assert_eq!(rows, v2);
+        let all = store.source_snapshots("old", day(1), day(7)).await.unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].id, failed);
+        assert_eq!(all[0].status, SnapshotStatus::Failed);
+        assert_eq!(all[0].row_count, 0, "a failed pull stores no rows");
+        assert_eq!(all[3].id, first);
+        // The two complete snapshots can be compared (restatement of P1's day 1).
+        let earlier = store.snapshot_rows(&all[3]).await.unwrap();
+        assert_ne!(earlier, rows);
+    }
+}
+
+#[tokio::test]
+async fn tampered_rows_are_detected() {
+    for b in backends().await {
+        let store = Store::connect(&b.url).await.expect("connect");
+        let id = store
+            .save_source_snapshot(&snapshot(
+                SnapshotStatus::Complete,
+                vec![agg("P1", 1, Metric::FtdCount, Decimal::ONE)],
+            ))
+            .await
+            .unwrap();
+        store
+            .connection()
+            .execute_unprepared(
+                "UPDATE source_snapshot_rows SET rows = replace(rows, '\"1\"', '\"2\"')",
+            )
+            .await
+            .unwrap();
+        let snap = store.source_snapshot(id).await.unwrap().unwrap();
+        assert!(
+            matches!(
+                store.snapshot_rows(&snap).await,
+                Err(StoreError::Corrupt(_))
+            ),
+            "{}",
+            b.name
+        );
+    }
+}
