@@ -155,6 +155,9 @@ pub enum CheckCmd {
         #[arg(long)]
         detail: Option<String>,
     },
+    /// Pull a scheduled check's sources for a window (or reuse stored snapshots), run it,
+    /// and record its outcome and findings (exit 0 pass/warn, 3 fail, 4 inconclusive, 1 error).
+    Run(crate::check_cmd::CheckRunArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,6 +1,7 @@
 //! The `cutover` binary: parses the command line, wires the plan loader, the engine and
 //! the store together, prints results and sets the exit code. No domain logic lives here.
 
+mod check_cmd;
 mod cli;
 mod pull_cmd;
 mod recon_cmd;
@@ -146,6 +147,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Cmd::Abort { by, reason } => execute(&url, Command::Abort { by, reason }).await,
         Cmd::Complete { by } => execute(&url, Command::Complete { by }).await,
+        Cmd::Check(CheckCmd::Run(args)) => check_cmd::run(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
@@ -356,12 +358,24 @@ fn refused(r: &Refusal) -> Failure {
 /// (so `advance` never moves twice); otherwise it is refused and the refusal logged.
 async fn execute(url: &str, command: Command) -> Result<u8, Failure> {
     let store = open(url).await?;
+    execute_on(&store, command, &[]).await
+}
+
+/// [`execute`] on an open store, storing `findings` with the check run it records.
+async fn execute_on(
+    store: &Store,
+    command: Command,
+    findings: &[cutover_store::NewFinding],
+) -> Result<u8, Failure> {
     for _attempt in 0..5 {
         let snap = store.load().await?;
         let plan = stored_plan(&snap)?;
         let at = now();
         let result = decide(&plan, &snap.state, &snap.facts, &command, at);
-        match store.record(&snap, at, &command, result.as_ref()).await {
+        match store
+            .record_with_findings(&snap, at, &command, result.as_ref(), findings)
+            .await
+        {
             Ok(entry) => return Ok(report(&command, &result, entry.seq)),
             Err(StoreError::Conflict) => {
                 let fresh = store.load().await?;

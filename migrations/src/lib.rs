@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial;
 mod m20261125_000002_source_snapshots;
+mod m20261125_000003_check_findings;
 
 /// Every schema change, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261125_000002_source_snapshots::Migration),
+            Box::new(m20261125_000003_check_findings::Migration),
         ]
     }
 }

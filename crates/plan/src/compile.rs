@@ -30,6 +30,7 @@ pub(crate) fn compile(root: &Node, dups: &[DuplicateKey], diags: &mut Diags) -> 
         check_ids: Vec::new(),
         condition_ids: HashMap::new(),
         used_checks: HashSet::new(),
+        source_ids: source_ids(root),
     };
     c.plan(root, dups)
 }
@@ -45,7 +46,20 @@ struct Compiler<'d> {
     /// Condition id -> line of its first definition.
     condition_ids: HashMap<String, usize>,
     used_checks: HashSet<String>,
+    /// Every source id written under `sources:` (even if the source is broken).
+    source_ids: Vec<String>,
 }
+
+/// The ids of the plan's `sources:` items, as written.
+fn source_ids(root: &Node) -> Vec<String> {
+    let Some(Node::Sequence(items)) = root.as_mapping().and_then(|m| m.get_node("sources")) else {
+        return Vec::new();
+    };
+    items.iter().filter_map(peek_id).collect()
+}
+
+/// The roles a check's `sources:` may name.
+const SOURCE_ROLES: [&str; 4] = ["old", "new", "crm", "bi"];
 
 /// Where an item sits, for messages: `phase "setup"`, `person #2`.
 fn label(kind: &str, node: &Node, index: usize) -> String {
@@ -617,6 +631,7 @@ impl Compiler<'_> {
                     self.diags.error(at, format!("{ctx}: {}", e.message));
                 }
             }
+            let sources = self.check_sources(raw.sources.as_ref(), kind, at, &ctx);
             if let (Some(id), Some(layer), Some(kind), true) = (raw.id, raw.layer, kind, layer_ok) {
                 let kind = match kind {
                     None => CheckKind::Manual,
@@ -632,7 +647,65 @@ impl Compiler<'_> {
                             .unwrap_or_default(),
                         kind,
                         schedule,
+                        sources,
                     });
+                }
+            }
+        }
+        out
+    }
+
+    /// A check's `sources:` (role -> source id): known roles, known sources, none on a
+    /// manual check, and both sides for a reconcile check.
+    fn check_sources(
+        &mut self,
+        raw: Option<&HashMap<Spanned<String>, Spanned<String>>>,
+        kind: Option<Option<ScheduledKind>>,
+        at: Pos,
+        ctx: &str,
+    ) -> Vec<(String, String)> {
+        let Some(raw) = raw else {
+            return Vec::new();
+        };
+        if kind == Some(None) {
+            self.diags
+                .error(at, format!("{ctx} is manual and cannot read sources"));
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (role, id) in raw {
+            if !SOURCE_ROLES.contains(&role.as_str()) {
+                self.diags.error(
+                    text_pos(role, at),
+                    format!(
+                        "{ctx} names unknown source role \"{}\" (expected old, new, crm or bi){}",
+                        role.as_str(),
+                        hint(role.as_str(), SOURCE_ROLES)
+                    ),
+                );
+                continue;
+            }
+            if !self.source_ids.iter().any(|s| s == id.as_str()) {
+                self.diags.error(
+                    text_pos(id, at),
+                    format!(
+                        "{ctx} reads unknown source \"{}\"{}",
+                        id.as_str(),
+                        hint(id.as_str(), self.source_ids.iter().map(String::as_str))
+                    ),
+                );
+                continue;
+            }
+            out.push((role.as_str().to_owned(), id.as_str().to_owned()));
+        }
+        out.sort();
+        if kind == Some(Some(ScheduledKind::Reconcile)) {
+            for side in ["old", "new"] {
+                if !raw.keys().any(|r| r.as_str() == side) {
+                    self.diags.error(
+                        at,
+                        format!("{ctx} compares two sides; its sources need \"{side}\""),
+                    );
                 }
             }
         }

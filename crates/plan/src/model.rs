@@ -58,6 +58,9 @@ pub struct Check {
     pub kind: CheckKind,
     /// When a scheduled check runs; `None` for manual checks.
     pub schedule: Option<Schedule>,
+    /// The sources a scheduled check reads, as (role, source id) sorted by role; roles are
+    /// `old`, `new`, `crm` and `bi`.
+    pub sources: Vec<(String, String)>,
 }
 
 /// What a check does. `Manual` is recorded by a person; the other kinds are run by the

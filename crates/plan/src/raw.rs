@@ -79,10 +79,20 @@ pub(crate) struct RawCheck {
     pub schedule: Text,
     /// Free-form; converted to [`crate::Param`] from the YAML node itself.
     pub params: Option<HashMap<String, IgnoredAny>>,
+    /// Role (`old`, `new`, `crm`, `bi`) -> source id the check reads.
+    pub sources: Option<HashMap<Spanned<String>, Spanned<String>>>,
 }
 
 impl RawCheck {
-    pub const KEYS: &[&str] = &["id", "layer", "kind", "description", "schedule", "params"];
+    pub const KEYS: &[&str] = &[
+        "id",
+        "layer",
+        "kind",
+        "description",
+        "schedule",
+        "params",
+        "sources",
+    ];
 }
 
 /// An item of `phases`.

@@ -65,7 +65,12 @@ fn tolerance(t: &ToleranceSpec) -> MetricTolerance {
     }
 }
 
+/// Count thresholds. A check given no `warn:` or `fail:` at all is strict: any problem
+/// fails it (a check with no way to fail would be no check).
 fn thresholds(warn: &LimitSpec, fail: &LimitSpec) -> Thresholds {
+    if warn.count.is_none() && fail.count.is_none() && fail.money.is_none() {
+        return Thresholds::STRICT;
+    }
     Thresholds {
         warn_at: warn.count,
         fail_at: fail.count,
@@ -276,5 +281,23 @@ mod tests {
             ngr.ngr(10_000.into(), 1_500.into(), 12_000.into(), 8_000.into()),
             Decimal::from(4_850)
         );
+    }
+}
+
+#[cfg(test)]
+mod strict_default {
+    use super::*;
+    use cutover_plan::ScheduledKind;
+
+    /// A reconcile check with no `warn:`/`fail:` must still be able to fail.
+    #[test]
+    fn no_thresholds_means_any_problem_fails() {
+        let cfg = CheckConfig::from_params(ScheduledKind::Reconcile, &[]).expect("empty params");
+        let Ok(Built::Reconcile { config, .. }) = build(&cfg, "EUR") else {
+            panic!("not a reconcile config")
+        };
+        assert_eq!(config.count, Thresholds::STRICT);
+        assert_eq!(config.count.judge(1), Outcome::Fail);
+        assert_eq!(config.count.judge(0), Outcome::Pass);
     }
 }

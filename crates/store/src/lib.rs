@@ -26,7 +26,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use chain::{BrokenLink, GENESIS, LogEntry, Verification, verify};
-use entity::{check_run, migration, plan, signoff, transition, waiver};
+use entity::{check_finding, check_run, migration, plan, signoff, transition, waiver};
 pub use snapshots::{NewSourceSnapshot, SnapshotPage, SnapshotStatus, SourceSnapshot};
 
 /// What can go wrong in the store.
@@ -61,6 +61,17 @@ impl From<DbErr> for StoreError {
             StoreError::Db(text)
         }
     }
+}
+
+/// One finding of a check run, as stored (decimals as exact text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewFinding {
+    pub code: String,
+    pub subject: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+    pub expected: Option<String>,
+    pub detail: String,
 }
 
 /// A plan version as stored.
@@ -313,6 +324,7 @@ impl Store {
                 command,
                 Ok(decision),
                 "{}".to_string(),
+                &[],
             )
             .await?;
         txn.commit().await?;
@@ -328,6 +340,20 @@ impl Store {
         command: &Command,
         result: Result<&Decision, &Refusal>,
     ) -> Result<LogEntry, StoreError> {
+        self.record_with_findings(snap, at, command, result, &[])
+            .await
+    }
+
+    /// Like [`Store::record`], and stores `findings` with the check run the decision
+    /// records, in the same transaction.
+    pub async fn record_with_findings(
+        &self,
+        snap: &Snapshot,
+        at: DateTime<Utc>,
+        command: &Command,
+        result: Result<&Decision, &Refusal>,
+        findings: &[NewFinding],
+    ) -> Result<LogEntry, StoreError> {
         let facts = serde_json::to_string(&snap.facts).unwrap_or_else(|_| "{}".into());
         let txn = self.db.begin().await?;
         let entry = self
@@ -341,10 +367,44 @@ impl Store {
                 command,
                 result,
                 facts,
+                findings,
             )
             .await?;
         txn.commit().await?;
         Ok(entry)
+    }
+
+    /// The findings of the latest run of `check`, with that run's outcome.
+    pub async fn latest_findings(
+        &self,
+        snap: &Snapshot,
+        check: &str,
+    ) -> Result<Option<(CheckRun, Vec<NewFinding>)>, StoreError> {
+        let Some(run) = check_run::Entity::find()
+            .filter(check_run::Column::MigrationId.eq(snap.migration_id))
+            .filter(check_run::Column::CheckId.eq(check))
+            .order_by_desc(check_run::Column::Id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let findings = check_finding::Entity::find()
+            .filter(check_finding::Column::CheckRunId.eq(run.id))
+            .order_by_asc(check_finding::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|f| NewFinding {
+                code: f.code,
+                subject: f.subject,
+                old: f.old_value,
+                new: f.new_value,
+                expected: f.expected_value,
+                detail: f.detail,
+            })
+            .collect();
+        Ok(Some((check_run_from_row(run)?, findings)))
     }
 
     /// Stores a new plan version and makes it current; logged as `plan_apply`.
@@ -453,6 +513,7 @@ impl Store {
         command: &Command,
         result: Result<&Decision, &Refusal>,
         facts: String,
+        findings: &[NewFinding],
     ) -> Result<LogEntry, StoreError> {
         let command_json = serde_json::to_string(command).unwrap_or_default();
         let entry = match result {
@@ -469,7 +530,9 @@ impl Store {
                 let phase = decision.from_phase.clone().or(new.phase.clone());
                 for effect in &decision.effects {
                     if let Effect::RecordCheckRun { run } = effect {
-                        insert_check_run(txn, migration_id, phase.as_deref(), run).await?;
+                        let run_id =
+                            insert_check_run(txn, migration_id, phase.as_deref(), run).await?;
+                        insert_findings(txn, run_id, findings).await?;
                     }
                 }
                 LogEntry {
@@ -621,8 +684,8 @@ async fn insert_check_run(
     migration_id: i32,
     phase: Option<&str>,
     run: &CheckRun,
-) -> Result<(), StoreError> {
-    check_run::Entity::insert(check_run::ActiveModel {
+) -> Result<i32, StoreError> {
+    let inserted = check_run::Entity::insert(check_run::ActiveModel {
         id: NotSet,
         migration_id: Set(migration_id),
         check_id: Set(run.check.clone()),
@@ -641,6 +704,28 @@ async fn insert_check_run(
     })
     .exec(txn)
     .await?;
+    Ok(inserted.last_insert_id)
+}
+
+async fn insert_findings(
+    txn: &DatabaseTransaction,
+    run_id: i32,
+    findings: &[NewFinding],
+) -> Result<(), StoreError> {
+    for chunk in findings.chunks(500) {
+        check_finding::Entity::insert_many(chunk.iter().map(|f| check_finding::ActiveModel {
+            id: NotSet,
+            check_run_id: Set(run_id),
+            code: Set(f.code.clone()),
+            subject: Set(f.subject.clone()),
+            old_value: Set(f.old.clone()),
+            new_value: Set(f.new.clone()),
+            expected_value: Set(f.expected.clone()),
+            detail: Set(f.detail.clone()),
+        }))
+        .exec(txn)
+        .await?;
+    }
     Ok(())
 }
 

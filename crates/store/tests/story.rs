@@ -24,6 +24,7 @@ people:
 checks:
   - { id: documented, layer: product, kind: manual }
   - { id: payouts_ok, layer: finance, kind: manual }
+  - { id: nightly, layer: finance, kind: reconcile, schedule: "0 7 * * *" }
 phases:
   - id: discovery
     goal: Capture current logic
@@ -36,6 +37,7 @@ phases:
     owners: [product]
     exit:
       - { id: payouts, check: payouts_ok, outcome: pass }
+      - { id: nightly_ok, check: nightly, outcome: [pass, warn] }
   - id: stabilization
     goal: Watch
     owners: [finance]
@@ -502,4 +504,83 @@ async fn unreachable_database_is_one_clear_error() {
     );
     assert!(!text.contains('\n'), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
+}
+
+#[tokio::test]
+async fn scheduled_run_with_window_and_findings_round_trips() {
+    use cutover_engine::Window;
+    use cutover_store::NewFinding;
+    for b in backends().await {
+        let (store, plan) = started(&b.url).await;
+        let window = Some(Window {
+            from: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            to: NaiveDate::from_ymd_opt(2026, 11, 7).unwrap(),
+        });
+        let cmd = Command::RecordRun {
+            check: "nightly".into(),
+            outcome: Outcome::Fail,
+            window,
+            detail: Some("2 variance".into()),
+        };
+        let findings = vec![
+            NewFinding {
+                code: "variance".into(),
+                subject: "p1,2026-11-02,ftd_amount".into(),
+                old: Some("100.10".into()),
+                new: Some("90.00".into()),
+                expected: None,
+                detail: "|new - old| 10.10 over tolerance 1".into(),
+            },
+            NewFinding {
+                code: "only_old".into(),
+                subject: "p2,2026-11-03,registrations".into(),
+                old: Some("3".into()),
+                new: None,
+                expected: None,
+                detail: "missing in new".into(),
+            },
+        ];
+        let snap = store.load().await.unwrap();
+        let d = decide(&plan, &snap.state, &snap.facts, &cmd, t(1)).unwrap();
+        store
+            .record_with_findings(&snap, t(1), &cmd, Ok(&d), &findings)
+            .await
+            .unwrap();
+        let snap = store.load().await.unwrap();
+        let (run, stored) = store
+            .latest_findings(&snap, "nightly")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(run.window, window, "{}", b.name);
+        assert_eq!(run.recorded_by, None);
+        assert_eq!(run.outcome, Outcome::Fail);
+        assert_eq!(stored, findings, "{}", b.name);
+        assert_eq!(snap.facts.check_runs.len(), 1);
+        // A refusal stores no run and no findings.
+        let other = Command::RecordRun {
+            check: "documented".into(),
+            outcome: Outcome::Pass,
+            window,
+            detail: None,
+        };
+        let r = decide(&plan, &snap.state, &snap.facts, &other, t(2)).unwrap_err();
+        store
+            .record_with_findings(&snap, t(2), &other, Err(&r), &findings)
+            .await
+            .unwrap();
+        let (_, again) = store
+            .latest_findings(&snap, "nightly")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.len(), 2, "{}", b.name);
+        assert!(
+            store
+                .latest_findings(&snap, "documented")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 }

@@ -69,6 +69,7 @@ fn manual(id: &str, layer: &str) -> Check {
         description: format!("{id} by hand"),
         kind: CheckKind::Manual,
         schedule: None,
+        sources: vec![],
     }
 }
 
@@ -146,6 +147,7 @@ pub fn plan() -> Plan {
                     expression: s("0 7 * * *"),
                     cron: "0 0 7 * * *".parse().expect("cron expression"),
                 }),
+                sources: vec![],
             },
             manual("payout", "finance"),
             manual("totals", "bi"),

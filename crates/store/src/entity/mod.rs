@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table. They stay inside the store; the rest of cutover sees
 //! engine types only.
 
+pub mod check_finding;
 pub mod check_run;
 pub mod migration;
 pub mod plan;

@@ -1,0 +1,204 @@
+//! End-to-end: `cutover check run` pulls a reconcile check's two sources from the
+//! simulated platforms, runs the check, and records it through the engine: a failing run
+//! voids its layer's sign-off, a run that could not compare is `error` and never
+//! satisfies the gate, and a passing (or warning) run counts toward the exit condition.
+
+use std::process::{Command, Output};
+
+mod support;
+use support::{BIN, start_sim};
+
+const PLAN: &str = "migration: check-run-e2e
+timezone: UTC
+currency: EUR
+layers:
+  bi: { description: BI }
+people:
+  - { id: lead, name: Lead, email: lead@example.com, lead: true }
+  - { id: bea, name: Bea, email: bea@example.com, layers: [bi] }
+sources:
+  - { id: old, system: old, preset: everflow }
+  - { id: new, system: new, preset: tune }
+checks:
+  - id: strict_recon
+    layer: bi
+    kind: reconcile
+    schedule: \"0 7 * * *\"
+    sources: { old: old, new: new }
+  - id: lenient_recon
+    layer: bi
+    kind: reconcile
+    schedule: \"0 8 * * *\"
+    sources: { old: old, new: new }
+    params:
+      tolerance: { abs: 1000000000, rel: 1 }
+      warn: { count: 1 }
+      fail: { count: 1000000 }
+phases:
+  - id: parallel_validation
+    goal: Compare old vs new numbers on real traffic
+    owners: [bi]
+    exit:
+      - { id: recon_ok, check: lenient_recon, outcome: [pass, warn] }
+      - { id: strict_seen, check: strict_recon, outcome: [pass, warn, fail] }
+      - { id: bi_signed, signoff: [bi] }
+  - id: controlled_cutover
+    goal: Move partner-facing workflows
+    owners: [bi]
+    exit:
+      - { id: settle, min_duration: 1d }
+";
+
+struct Env {
+    dir: tempfile::TempDir,
+    db: String,
+    base: String,
+}
+
+impl Env {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("CUTOVER_DATABASE_URL", &self.db)
+            .env("EVERFLOW_API_KEY", "sim-old-key")
+            .env("EVERFLOW_BASE_URL", format!("{}/old", self.base))
+            .env("TUNE_NETWORK_TOKEN", "sim-new-key")
+            .env("TUNE_BASE_URL", format!("{}/new", self.base))
+            .output()
+            .expect("run cutover")
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
+    let (_sim, base) = start_sim();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+    let env = Env { dir, db, base };
+    let today = chrono::Utc::now().date_naive();
+    let from = (today - chrono::Days::new(10)).to_string();
+    let to = (today - chrono::Days::new(4)).to_string();
+
+    let o = env.run(&["start", "plan.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = env.run(&["signoff", "--as", "bea", "--layer", "bi"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // The strict check sees the simulator's injected differences: fail, exit 3, and bi's
+    // sign-off is voided.
+    let o = env.run(&["check", "run", "strict_recon", "--from", &from, "--to", &to]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains(&format!("strict_recon: fail for {from}..{to}")),
+        "{out}"
+    );
+    assert!(out.contains("old old snapshot #1"), "{out}");
+    assert!(out.contains("new new snapshot #2"), "{out}");
+    assert!(out.contains(" variance\n"), "{out}");
+    assert!(
+        out.contains("bi's sign-off on parallel_validation voided"),
+        "{out}"
+    );
+
+    // Reusing a window nobody pulled: the check could not run, so it is `error`.
+    let o = env.run(&[
+        "check",
+        "run",
+        "lenient_recon",
+        "--from",
+        &from,
+        "--to",
+        &from,
+        "--reuse",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("lenient_recon: error"), "{out}");
+    assert!(out.contains("no complete snapshot of old"), "{out}");
+    let o = env.run(&["advance", "--as", "lead"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("parallel_validation/recon_ok [bi]: latest run of lenient_recon is error"),
+        "{out}"
+    );
+    assert!(out.contains("awaiting sign-off from bi"), "{out}");
+
+    // The lenient check on the stored snapshots of the pulled window: every key within
+    // its tolerance, so it passes. No new pull happens (no snapshot #3).
+    let o = env.run(&[
+        "check",
+        "run",
+        "lenient_recon",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--reuse",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("lenient_recon: pass"), "{out}");
+    assert!(
+        out.contains("snapshot #1") && !out.contains("snapshot #3"),
+        "{out}"
+    );
+
+    let o = env.run(&["signoff", "--as", "bea", "--layer", "bi"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = env.run(&["advance", "--as", "lead"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // The runs and their findings are stored; the log verifies.
+    let o = env.run(&["history", "--json"]);
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let runs: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["kind"] == "check_run")
+        .map(|e| {
+            (
+                e["command"]["check"].as_str().unwrap(),
+                e["command"]["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            ("strict_recon", "fail"),
+            ("lenient_recon", "error"),
+            ("lenient_recon", "pass")
+        ]
+    );
+    let db = env.db.clone();
+    let findings = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async move {
+            let store = cutover_store::Store::connect(&db).await.unwrap();
+            let snap = store.load().await.unwrap();
+            store.latest_findings(&snap, "strict_recon").await.unwrap()
+        });
+    let (run, findings) = findings.expect("a stored run");
+    assert_eq!(run.outcome, cutover_plan::Outcome::Fail);
+    assert!(run.window.is_some());
+    assert!(!findings.is_empty());
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.code == "variance" && f.old.is_some() && f.new.is_some())
+    );
+    let o = env.run(&["history", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
