@@ -3,19 +3,27 @@
 //! `cutover-recon`, and records the run with its outcome and findings through the engine,
 //! so a run of a phase's check counts toward its gate exactly like a recorded manual check.
 //!
-//! A run that could not compare (a pull failed, no snapshot to reuse) is recorded as
-//! `error`; one whose data is not final (a truncated pull, an empty side) as
-//! `inconclusive`. Neither ever satisfies a condition.
+//! Kinds it runs: `reconcile` (daily aggregates, old vs new), and from event rows
+//! `event_flow` (old and new), `event_match` (old and new) and `attribution` (new, old
+//! optional). Events are kept when they occurred within the window's days in their
+//! source's time zone. `record_sync`, `rollup` and `payout` need data no source produces
+//! (records with arbitrary fields, the partner hierarchy, deal-period figures) and are
+//! refused before anything is pulled or recorded.
+//!
+//! A run that could not compare (a pull failed, no snapshot to reuse, rows of the wrong
+//! shape) is recorded as `error`; one whose data is not final (a truncated pull, an empty
+//! side) as `inconclusive`. Neither ever satisfies a condition.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use clap::Args;
 use cutover_engine::{Command, Window};
-use cutover_plan::{CheckKind, Outcome, ScheduledKind, Source};
+use cutover_plan::sources::RowKind;
+use cutover_plan::{Check, CheckKind, Outcome, ScheduledKind, Source};
 use cutover_recon::config::{Built, build};
 use cutover_recon::mapping::{Normaliser, PartnerCrosswalk};
-use cutover_recon::{Aggregate, CheckResult, Finding, Row, System};
+use cutover_recon::{Aggregate, CheckResult, Event, Finding, Row, System};
 use cutover_sources::PullOptions;
 use cutover_store::{NewFinding, SnapshotStatus, Store};
 
@@ -41,6 +49,41 @@ enum Side {
     Rows { snapshot: i32, rows: Vec<Row> },
     Inconclusive(String),
     Error(String),
+}
+
+/// What a run computes, with the settings it needs.
+enum Job {
+    Reconcile {
+        config: cutover_recon::reconcile::ReconcileConfig,
+        rate_table: Option<String>,
+    },
+    EventFlow(cutover_recon::event_flow::EventFlowConfig),
+    EventMatch(cutover_recon::event_match::EventMatchConfig),
+    Attribution(cutover_recon::attribution::AttributionConfig),
+}
+
+impl Job {
+    /// (required roles, optional roles) the run reads.
+    fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Job::Reconcile { .. } | Job::EventFlow(_) | Job::EventMatch(_) => {
+                (&["old", "new"], &[])
+            }
+            Job::Attribution(_) => (&["new"], &["old"]),
+        }
+    }
+
+    fn reads_events(&self) -> bool {
+        !matches!(self, Job::Reconcile { .. })
+    }
+}
+
+/// A side that was read: its role, source, snapshot and rows.
+struct Read<'s> {
+    role: &'static str,
+    source: &'s Source,
+    snapshot: i32,
+    rows: Vec<Row>,
 }
 
 pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
@@ -73,113 +116,110 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
             check.id
         )));
     };
-    if *kind != ScheduledKind::Reconcile {
+    if let Some(why) = unsupported(*kind) {
         return Err(Failure::error(format!(
-            "error: {} is a {} check; `check run` runs reconcile checks from pulled snapshots so far, nothing was recorded",
+            "error: {} is a {} check, which `check run` cannot run from pulled sources: {why}; nothing was recorded",
             check.id,
             kind.name()
         )));
     }
-    let config = match check.config() {
-        Some(Ok(c)) => c,
-        _ => {
-            return Err(Failure::error(format!(
-                "error: the settings of {} no longer validate",
-                check.id
-            )));
-        }
-    };
-    let Ok(Built::Reconcile {
-        config, rate_table, ..
-    }) = build(&config, &plan.currency)
-    else {
-        return Err(Failure::error(format!(
+    let invalid = || {
+        Failure::error(format!(
             "error: the settings of {} no longer validate",
             check.id
+        ))
+    };
+    let config = match check.config() {
+        Some(Ok(c)) => c,
+        _ => return Err(invalid()),
+    };
+    let job = match build(&config, &plan.currency).map_err(|_| invalid())? {
+        Built::Reconcile {
+            config, rate_table, ..
+        } => Job::Reconcile { config, rate_table },
+        Built::EventFlow(c) => Job::EventFlow(c),
+        Built::EventMatch(c) => Job::EventMatch(c),
+        Built::Attribution(c) => Job::Attribution(c),
+        Built::RecordSync(_) | Built::Rollup(_) | Built::Payout { .. } => return Err(invalid()),
+    };
+
+    // Resolve the roles before pulling anything: a misdeclared check records nothing.
+    let (required, optional) = job.roles();
+    let mut wanted: Vec<(&'static str, &Source)> = Vec::new();
+    for &r in required.iter().chain(optional) {
+        match role(check, &sources, r)? {
+            Some(s) => wanted.push((r, s)),
+            None if required.contains(&r) => {
+                return Err(Failure::error(format!(
+                    "error: {} names no \"{r}\" source; {} checks read {} (add `sources: {{ {} }}` to the check); nothing was recorded",
+                    check.id,
+                    kind.name(),
+                    required
+                        .iter()
+                        .map(|r| format!("\"{r}\""))
+                        .collect::<Vec<_>>()
+                        .join(" and "),
+                    required
+                        .iter()
+                        .map(|r| format!("{r}: SOURCE"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            None => {}
+        }
+    }
+    if job.reads_events()
+        && let Some((r, s)) = wanted.iter().find(|(_, s)| s.rows != RowKind::Event)
+    {
+        return Err(Failure::error(format!(
+            "error: {} is a {} check and reads events, but its \"{r}\" source \"{}\" reports daily aggregates (set `rows: event` on an event-level source); nothing was recorded",
+            check.id,
+            kind.name(),
+            s.id
         )));
-    };
-    let role = |r: &str| -> Result<&Source, Failure> {
-        let id = check
-            .sources
-            .iter()
-            .find(|(role, _)| role == r)
-            .map(|(_, id)| id)
-            .ok_or_else(|| {
-                Failure::error(format!(
-                    "error: {} names no \"{r}\" source; add `sources: {{ old: SOURCE, new: SOURCE }}` to the check",
-                    check.id
-                ))
-            })?;
-        sources
-            .iter()
-            .find(|s| &s.id == id)
-            .ok_or_else(|| Failure::error(format!("error: source \"{id}\" is not in the plan")))
-    };
-    let (old_src, new_src) = (role("old")?, role("new")?);
+    }
+
     let window = cutover_sources::Window {
         from: args.from,
         to: args.to,
     };
     let opts = PullOptions::from_process_env();
-    let old = side(&store, old_src, window, args.reuse, &opts).await?;
-    let new = side(&store, new_src, window, args.reuse, &opts).await?;
+    let mut read = Vec::new();
+    let mut failed: Option<Side> = None;
+    for (r, s) in &wanted {
+        match side(&store, s, window, args.reuse, &opts).await? {
+            Side::Rows { snapshot, rows } => read.push(Read {
+                role: r,
+                source: s,
+                snapshot,
+                rows,
+            }),
+            // The first error outranks everything, then the first inconclusive side; keep
+            // pulling the others so every snapshot of the window is stored.
+            other @ Side::Error(_) => {
+                if !matches!(failed, Some(Side::Error(_))) {
+                    failed = Some(other)
+                }
+            }
+            other @ Side::Inconclusive(_) => {
+                if failed.is_none() {
+                    failed = Some(other)
+                }
+            }
+        }
+    }
 
-    let (result, evidence) = match (old, new) {
-        (Side::Error(e), _) | (_, Side::Error(e)) => (
+    let (result, evidence) = match failed {
+        Some(Side::Error(e)) => (
             CheckResult::new(Outcome::Error, e, Vec::new()),
             String::new(),
         ),
-        (Side::Inconclusive(e), _) | (_, Side::Inconclusive(e)) => {
-            (CheckResult::inconclusive(e), String::new())
-        }
-        (
-            Side::Rows {
-                snapshot: so,
-                rows: ro,
-            },
-            Side::Rows {
-                snapshot: sn,
-                rows: rn,
-            },
-        ) => {
-            let crosswalk = PartnerCrosswalk::new([])
-                .with_identity(System::Old)
-                .with_identity(System::New);
-            let normalise = |system, rows: &[Row]| {
-                let aggregates: Vec<Aggregate> = rows
-                    .iter()
-                    .filter_map(|r| match r {
-                        Row::Aggregate(a) => Some(a.clone()),
-                        Row::Event(_) => None,
-                    })
-                    .collect();
-                Normaliser {
-                    system,
-                    crosswalk: &crosswalk,
-                    rates: None,
-                }
-                .aggregates(&aggregates)
-            };
-            let (o, mut unmapped) = normalise(System::Old, &ro);
-            let (n, un) = normalise(System::New, &rn);
-            unmapped.extend(un);
-            let mut result = cutover_recon::reconcile::reconcile(&o, &n, unmapped, &config);
-            if let Some(table) = rate_table {
-                result.reason.push_str(&format!(
-                    "; money compared as reported (rate table \"{table}\" has no rate source yet)"
-                ));
-            }
-            (
-                result,
-                format!(
-                    "old {} snapshot #{so} ({} rows), new {} snapshot #{sn} ({} rows)",
-                    old_src.id,
-                    ro.len(),
-                    new_src.id,
-                    rn.len()
-                ),
-            )
-        }
+        Some(Side::Inconclusive(e)) => (CheckResult::inconclusive(e), String::new()),
+        _ => match &job {
+            Job::Reconcile { config, rate_table } => reconcile(&read, config, rate_table),
+            _ => events(&job, &read, window),
+        },
     };
 
     let detail = if evidence.is_empty() {
@@ -218,6 +258,210 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         Outcome::Inconclusive => 4,
         Outcome::Error => 1,
     })
+}
+
+/// Why `check run` cannot run a kind from pulled sources (`None`: it can).
+fn unsupported(kind: ScheduledKind) -> Option<&'static str> {
+    match kind {
+        ScheduledKind::RecordSync => Some(
+            "it compares records (an id with named fields such as email, country or status) between the new platform and the CRM, and sources produce only daily aggregates and events, whose fixed canonical fields carry no record attributes",
+        ),
+        ScheduledKind::Rollup => Some(
+            "it needs each platform's master/sub-partner hierarchy (parent edges with their validity dates) and the masters' reported totals, which no source reports",
+        ),
+        ScheduledKind::Payout => Some(
+            "it needs deal-period figures per partner (NGR, FTD and qualified-CPA counts, sub-partner revshare, carried-over negatives) and each platform's reported commission for the period, which sources do not produce",
+        ),
+        _ => None,
+    }
+}
+
+/// The source the check names for `r`, if it names one.
+fn role<'s>(check: &Check, sources: &'s [Source], r: &str) -> Result<Option<&'s Source>, Failure> {
+    let Some((_, id)) = check.sources.iter().find(|(role, _)| role == r) else {
+        return Ok(None);
+    };
+    sources
+        .iter()
+        .find(|s| &s.id == id)
+        .map(Some)
+        .ok_or_else(|| Failure::error(format!("error: source \"{id}\" is not in the plan")))
+}
+
+fn evidence(read: &[Read<'_>], what: &str, counts: &[usize]) -> String {
+    read.iter()
+        .zip(counts)
+        .map(|(r, n)| {
+            format!(
+                "{} {} snapshot #{} ({n} {what})",
+                r.role, r.source.id, r.snapshot
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn reconcile(
+    read: &[Read<'_>],
+    config: &cutover_recon::reconcile::ReconcileConfig,
+    rate_table: &Option<String>,
+) -> (CheckResult, String) {
+    let crosswalk = PartnerCrosswalk::new([])
+        .with_identity(System::Old)
+        .with_identity(System::New);
+    let rows_of = |role: &str| -> &[Row] {
+        read.iter()
+            .find(|r| r.role == role)
+            .map(|r| r.rows.as_slice())
+            .unwrap_or_default()
+    };
+    let normalise = |system, rows: &[Row]| {
+        let aggregates: Vec<Aggregate> = rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Aggregate(a) => Some(a.clone()),
+                Row::Event(_) => None,
+            })
+            .collect();
+        Normaliser {
+            system,
+            crosswalk: &crosswalk,
+            rates: None,
+        }
+        .aggregates(&aggregates)
+    };
+    let (o, mut unmapped) = normalise(System::Old, rows_of("old"));
+    let (n, un) = normalise(System::New, rows_of("new"));
+    unmapped.extend(un);
+    let mut result = cutover_recon::reconcile::reconcile(&o, &n, unmapped, config);
+    if let Some(table) = rate_table {
+        result.reason.push_str(&format!(
+            "; money compared as reported (rate table \"{table}\" has no rate source yet)"
+        ));
+    }
+    let counts: Vec<usize> = read.iter().map(|r| r.rows.len()).collect();
+    (result, evidence(read, "rows", &counts))
+}
+
+/// The events of a side that occurred within the window's days in its source's time zone,
+/// and how many fell outside; `Err` when the rows are not events.
+fn window_events(
+    r: &Read<'_>,
+    window: cutover_sources::Window,
+) -> Result<(Vec<Event>, usize), String> {
+    let aggregates = r
+        .rows
+        .iter()
+        .filter(|row| matches!(row, Row::Aggregate(_)))
+        .count();
+    if aggregates > 0 {
+        return Err(format!(
+            "{} source {} snapshot #{} holds {aggregates} daily aggregate rows, not events",
+            r.role, r.source.id, r.snapshot
+        ));
+    }
+    let tz = r.source.timezone;
+    let mut outside = 0;
+    let mut out = Vec::new();
+    for row in &r.rows {
+        if let Row::Event(e) = row {
+            let day = e.occurred_at.with_timezone(&tz).date_naive();
+            if day < window.from || day > window.to {
+                outside += 1;
+            } else {
+                out.push(e.clone());
+            }
+        }
+    }
+    Ok((out, outside))
+}
+
+/// The end of the window (midnight after its last day in `source`'s zone), or now if
+/// that is earlier: freshness is judged at the end of the data, not at the time of the run.
+fn window_end(source: &Source, window: cutover_sources::Window) -> DateTime<Utc> {
+    let end = window
+        .to
+        .checked_add_days(Days::new(1))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|n| source.timezone.from_local_datetime(&n).earliest())
+        .map(|t| t.with_timezone(&Utc));
+    let now = Utc::now();
+    end.map_or(now, |e| e.min(now))
+}
+
+/// Runs an event-level kind on the sides that were read.
+fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (CheckResult, String) {
+    let mut by_role: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
+    let mut counts = Vec::new();
+    let mut outside = Vec::new();
+    for r in read {
+        match window_events(r, window) {
+            Ok((evs, out)) => {
+                if evs.is_empty() {
+                    let more = if out > 0 {
+                        format!(" ({out} outside it)")
+                    } else {
+                        String::new()
+                    };
+                    return (
+                        CheckResult::inconclusive(format!(
+                            "{} source {} (snapshot #{}) has no events in {}..{}{more}; nothing to compare",
+                            r.role, r.source.id, r.snapshot, window.from, window.to
+                        )),
+                        String::new(),
+                    );
+                }
+                if out > 0 {
+                    outside.push(format!(
+                        "{out} {} events outside the window left out",
+                        r.role
+                    ));
+                }
+                counts.push(evs.len());
+                by_role.insert(r.role, evs);
+            }
+            Err(e) => {
+                return (
+                    CheckResult::new(Outcome::Error, e, Vec::new()),
+                    String::new(),
+                );
+            }
+        }
+    }
+    let none = Vec::new();
+    let old = by_role.get("old").unwrap_or(&none);
+    let new = by_role.get("new").unwrap_or(&none);
+    let mut result = match job {
+        Job::EventFlow(cfg) => {
+            let now = read
+                .iter()
+                .find(|r| r.role == "new")
+                .map_or_else(Utc::now, |r| window_end(r.source, window));
+            cutover_recon::event_flow::event_flow(old, new, now, cfg)
+        }
+        Job::EventMatch(cfg) => {
+            let mut r = cutover_recon::event_match::event_match(old, new, cfg);
+            let currencies: BTreeSet<&str> = old
+                .iter()
+                .chain(new)
+                .filter(|e| e.amount.is_some())
+                .filter_map(|e| e.currency.as_deref())
+                .collect();
+            if currencies.len() > 1 {
+                r.reason.push_str(&format!(
+                    "; amounts compared as reported in {} (no rate source yet)",
+                    currencies.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
+            r
+        }
+        Job::Attribution(cfg) => cutover_recon::attribution::attribution(old, new, cfg),
+        Job::Reconcile { .. } => unreachable!("reconcile runs on aggregates"),
+    };
+    if !outside.is_empty() {
+        result.reason.push_str(&format!("; {}", outside.join(", ")));
+    }
+    (result, evidence(read, "events", &counts))
 }
 
 /// A side's rows: pulled now (and stored as a snapshot), or the window's latest complete

@@ -61,6 +61,19 @@ fn source_ids(root: &Node) -> Vec<String> {
 /// The roles a check's `sources:` may name.
 const SOURCE_ROLES: [&str; 4] = ["old", "new", "crm", "bi"];
 
+/// What a scheduled kind does with its sources, and the roles it cannot run without
+/// (checked when the check declares `sources:`).
+fn required_roles(kind: ScheduledKind) -> (&'static str, &'static [&'static str]) {
+    match kind {
+        ScheduledKind::Reconcile => ("compares two sides", &["old", "new"]),
+        ScheduledKind::EventFlow => ("compares new event volumes with old", &["old", "new"]),
+        ScheduledKind::EventMatch => ("matches old events with new ones", &["old", "new"]),
+        ScheduledKind::Attribution => ("reads the new platform's events", &["new"]),
+        ScheduledKind::RecordSync => ("compares new records with the CRM's", &["new", "crm"]),
+        ScheduledKind::Rollup | ScheduledKind::Payout => ("", &[]),
+    }
+}
+
 /// Where an item sits, for messages: `phase "setup"`, `person #2`.
 fn label(kind: &str, node: &Node, index: usize) -> String {
     match peek_id(node) {
@@ -656,7 +669,7 @@ impl Compiler<'_> {
     }
 
     /// A check's `sources:` (role -> source id): known roles, known sources, none on a
-    /// manual check, and both sides for a reconcile check.
+    /// manual check, and the roles its kind needs ([`required_roles`]).
     fn check_sources(
         &mut self,
         raw: Option<&HashMap<Spanned<String>, Spanned<String>>>,
@@ -699,13 +712,12 @@ impl Compiler<'_> {
             out.push((role.as_str().to_owned(), id.as_str().to_owned()));
         }
         out.sort();
-        if kind == Some(Some(ScheduledKind::Reconcile)) {
-            for side in ["old", "new"] {
-                if !raw.keys().any(|r| r.as_str() == side) {
-                    self.diags.error(
-                        at,
-                        format!("{ctx} compares two sides; its sources need \"{side}\""),
-                    );
+        if let Some(Some(k)) = kind {
+            let (why, needs) = required_roles(k);
+            for side in needs {
+                if !raw.keys().any(|r| r.as_str() == *side) {
+                    self.diags
+                        .error(at, format!("{ctx} {why}; its sources need \"{side}\""));
                 }
             }
         }
