@@ -441,6 +441,29 @@ impl Compiler<'_> {
         out
     }
 
+    /// Reports `id` when an earlier item of the same kind already used it.
+    fn unique(
+        &mut self,
+        seen: &mut HashMap<String, usize>,
+        kind: &str,
+        id: &Spanned<String>,
+        at: Pos,
+    ) {
+        let pos = text_pos(id, at);
+        match seen.get(id.as_str()) {
+            Some(first) => self.diags.error(
+                pos,
+                format!(
+                    "duplicate {kind} \"{}\"; first defined on line {first}",
+                    id.as_str()
+                ),
+            ),
+            None => {
+                seen.insert(id.as_str().to_owned(), pos.line);
+            }
+        }
+    }
+
     fn people(&mut self, items: &[Node]) -> Vec<Person> {
         let mut out = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -453,18 +476,7 @@ impl Compiler<'_> {
                 continue;
             };
             if let Some(id) = &raw.id {
-                let pos = text_pos(id, at);
-                if let Some(first) = seen.get(id.as_str()) {
-                    self.diags.error(
-                        pos,
-                        format!(
-                            "duplicate person \"{}\"; first defined on line {first}",
-                            id.as_str()
-                        ),
-                    );
-                } else {
-                    seen.insert(id.as_str().to_owned(), pos.line);
-                }
+                self.unique(&mut seen, "person", id, at);
             }
             if let Some(email) = &raw.email
                 && !email.contains('@')
@@ -545,18 +557,7 @@ impl Compiler<'_> {
                 continue;
             };
             if let Some(id) = &raw.id {
-                let pos = text_pos(id, at);
-                if let Some(first) = seen.get(id.as_str()) {
-                    self.diags.error(
-                        pos,
-                        format!(
-                            "duplicate check \"{}\"; first defined on line {first}",
-                            id.as_str()
-                        ),
-                    );
-                } else {
-                    seen.insert(id.as_str().to_owned(), pos.line);
-                }
+                self.unique(&mut seen, "check", id, at);
             }
             let layer_ok = match &raw.layer {
                 Some(l) => self.layer_ref(l, at, format!("{ctx} belongs to")),
@@ -777,18 +778,7 @@ impl Compiler<'_> {
                 continue;
             };
             if let Some(id) = &raw.id {
-                let pos = text_pos(id, at);
-                if let Some(first) = seen.get(id.as_str()) {
-                    self.diags.error(
-                        pos,
-                        format!(
-                            "duplicate phase \"{}\"; first defined on line {first}",
-                            id.as_str()
-                        ),
-                    );
-                } else {
-                    seen.insert(id.as_str().to_owned(), pos.line);
-                }
+                self.unique(&mut seen, "phase", id, at);
             }
             let mut owners = Vec::new();
             if let Some(list) = &raw.owners {
