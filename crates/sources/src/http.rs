@@ -122,10 +122,8 @@ pub(crate) async fn pull(
         let shown = redact(&format!("{} {}", ctx.method_name(), url), &ctx.secrets);
         let parsed = records::parse(&source.format, &body, page_no)?;
         let count = parsed.records.len() as u64;
-        for rec in &parsed.records {
-            record_no += 1;
-            mapper.map(rec, record_no, &mut raw.rows)?;
-        }
+        mapper.map_all(parsed.records, record_no, &mut raw.rows)?;
+        record_no += count;
         raw.pages.push(Page {
             request: shown,
             status,

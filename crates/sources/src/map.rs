@@ -31,6 +31,62 @@ impl<'s> Mapper<'s> {
         Ok(Mapper { source, metrics })
     }
 
+    /// Maps a page's `records` (the first is the `before + 1`-th of the pull) into `out`,
+    /// in order, and drops them. A big page is split across the available cores (each
+    /// part mapped into its own vector, appended in order); the error is the first
+    /// failing record's, as when mapping one by one.
+    pub fn map_all(
+        &self,
+        mut records: Vec<Value>,
+        before: u64,
+        out: &mut Vec<Row>,
+    ) -> Result<(), PullError> {
+        const MIN_PART: usize = 2_000;
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(records.len() / MIN_PART)
+            .max(1);
+        if workers == 1 {
+            for (i, rec) in records.iter().enumerate() {
+                self.map(rec, before + i as u64 + 1, out)?;
+            }
+            return Ok(());
+        }
+        let per = records.len().div_ceil(workers);
+        let mut parts = Vec::with_capacity(workers);
+        while records.len() > per {
+            let at = (records.len() - 1) / per * per;
+            parts.push(records.split_off(at));
+        }
+        parts.push(records);
+        parts.reverse();
+        let width = self.metrics.len().max(1);
+        let results: Vec<Result<Vec<Row>, PullError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .enumerate()
+                .map(|(k, part)| {
+                    let first = before + (k * per) as u64;
+                    scope.spawn(move || {
+                        let mut rows = Vec::with_capacity(part.len() * width);
+                        for (i, rec) in part.iter().enumerate() {
+                            self.map(rec, first + i as u64 + 1, &mut rows)?;
+                        }
+                        Ok(rows)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        for part in results {
+            out.append(&mut part?);
+        }
+        Ok(())
+    }
+
     /// Maps `record` (the `row`-th of the pull, 1-based) into `out`.
     pub fn map(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
         match self.source.rows {
@@ -222,15 +278,24 @@ fn as_text(v: &RawValue<'_>) -> Result<Option<String>, String> {
 }
 
 fn as_decimal(v: &RawValue<'_>) -> Result<Decimal, String> {
-    let s: String = match v {
-        RawValue::Const(c) => (*c).to_owned(),
-        RawValue::Json(Value::Number(n)) => n.to_string(),
-        RawValue::Json(Value::String(s)) => s.trim().to_owned(),
+    let text;
+    let s: &str = match v {
+        RawValue::Const(c) => c,
+        // An integer is exact as is (the same value and scale 0 as parsing its text).
+        RawValue::Json(Value::Number(n)) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => return Ok(Decimal::from(i)),
+            (None, Some(u)) => return Ok(Decimal::from(u)),
+            _ => {
+                text = n.to_string();
+                &text
+            }
+        },
+        RawValue::Json(Value::String(s)) => s.trim(),
         RawValue::Json(Value::Null) => return Err("is null, expected a number".to_owned()),
         RawValue::Json(_) => return Err("expected a number".to_owned()),
     };
-    Decimal::from_str(&s)
-        .or_else(|_| Decimal::from_scientific(&s))
+    Decimal::from_str(s)
+        .or_else(|_| Decimal::from_scientific(s))
         .map_err(|_| format!("\"{s}\" is not a number"))
 }
 
@@ -261,6 +326,9 @@ fn as_day(v: &RawValue<'_>, format: Option<&str>, tz: Tz) -> Result<NaiveDate, S
             .or_else(|_| NaiveDateTime::parse_from_str(&s, f).map(|d| d.date()))
             .map_err(|_| format!("\"{s}\" is not a date in the format \"{f}\"")),
         None => {
+            if let Some(d) = plain_day(&s) {
+                return Ok(d);
+            }
             if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
                 return Ok(d);
             }
@@ -275,6 +343,21 @@ fn as_day(v: &RawValue<'_>, format: Option<&str>, tz: Tz) -> Result<NaiveDate, S
             Err(format!("\"{s}\" is not a date (expected YYYY-MM-DD)"))
         }
     }
+}
+
+/// `YYYY-MM-DD` exactly (the common case), without parsing a format string per row;
+/// anything else is left to `parse_from_str`.
+fn plain_day(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 fn as_time(v: &RawValue<'_>, format: Option<&str>, tz: Tz) -> Result<DateTime<Utc>, String> {
@@ -309,6 +392,48 @@ fn as_time(v: &RawValue<'_>, format: Option<&str>, tz: Tz) -> Result<DateTime<Ut
             Err(format!(
                 "\"{s}\" is not a time (expected RFC 3339 or YYYY-MM-DD HH:MM:SS)"
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_day_agrees_with_the_format_parser() {
+        for s in [
+            "2026-08-23",
+            "2024-02-29",
+            "2026-02-29",
+            "2026-13-01",
+            "0000-01-01",
+            "2026-8-23",
+            "2026-08-2x",
+            "2026/08/23",
+            " 2026-08-2",
+            "+026-08-23",
+        ] {
+            let fast = plain_day(s);
+            let slow = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+            assert!(fast.is_none() || fast == slow, "{s}: {fast:?} vs {slow:?}");
+        }
+        assert_eq!(
+            plain_day("2026-08-23"),
+            NaiveDate::from_ymd_opt(2026, 8, 23)
+        );
+    }
+
+    #[test]
+    fn integers_decode_like_their_text() {
+        for text in ["0", "12", "-7", "18446744073709551615", "12.5", "1e3"] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let fast = as_decimal(&RawValue::Json(&v)).unwrap();
+            let slow = Decimal::from_str(&v.to_string())
+                .or_else(|_| Decimal::from_scientific(&v.to_string()))
+                .unwrap();
+            assert_eq!(fast, slow, "{text}");
+            assert_eq!(fast.scale(), slow.scale(), "{text}");
         }
     }
 }

@@ -7,7 +7,7 @@
 //! is never returned by [`Store::latest_complete_snapshot`].
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cutover_recon::Row;
+use cutover_recon::{Aggregate, Event, Row};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
@@ -20,6 +20,33 @@ use crate::{Store, StoreError};
 
 /// Rows per stored chunk.
 const CHUNK: usize = 10_000;
+
+/// Threads to encode / decode chunks on (each chunk is independent; order is kept).
+fn workers(chunks: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(chunks)
+        .max(1)
+}
+
+/// `f` over `items` on up to [`workers`] threads; results in input order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let n = workers(items.len());
+    if n <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
 
 /// How a pull ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +151,173 @@ fn header(m: source_snapshot::Model) -> Result<SourceSnapshot, StoreError> {
     })
 }
 
+// Stored row encoding. A chunk is a JSON array of rows. An aggregate (nearly every row)
+// is a positional array `[partner, day, metric, value, currency, link, coupon]` with
+// trailing nulls left out, about a third of its tagged-object size and decoded without
+// serde's buffering of internally tagged enums. Any other row (an event) is `Row`'s own
+// tagged object (`{"row": "event", ...}`); chunks written before the compact form are all
+// tagged objects and still read.
+
+/// A row as stored (see above).
+struct StoreRow<'a>(&'a Row);
+
+impl Serialize for StoreRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let Row::Aggregate(a) = self.0 else {
+            return self.0.serialize(s);
+        };
+        let optional = [&a.currency, &a.link, &a.coupon];
+        let present = optional
+            .iter()
+            .rposition(|o| o.is_some())
+            .map_or(0, |i| i + 1);
+        let mut seq = s.serialize_seq(Some(4 + present))?;
+        seq.serialize_element(&a.partner)?;
+        seq.serialize_element(&a.day)?;
+        seq.serialize_element(&a.metric)?;
+        seq.serialize_element(&a.value)?;
+        for o in &optional[..present] {
+            seq.serialize_element(o)?;
+        }
+        seq.end()
+    }
+}
+
+fn encode_chunk(rows: &[Row]) -> Result<String, serde_json::Error> {
+    let mut out = Vec::with_capacity(rows.len() * 64);
+    let mut ser = serde_json::Serializer::new(&mut out);
+    serde::Serializer::collect_seq(&mut ser, rows.iter().map(StoreRow))?;
+    // serde_json writes valid UTF-8 only.
+    String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
+}
+
+/// A row as read back (either form).
+struct StoredRow(Row);
+
+impl<'de> Deserialize<'de> for StoredRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StoredRow;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a stored row (array or tagged object)")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StoredRow, A::Error> {
+                use serde::de::Error;
+                let partner = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let Day(day) = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let metric = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(2, &self))?;
+                let value = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(3, &self))?;
+                let currency = seq.next_element::<Option<String>>()?.flatten();
+                let link = seq.next_element::<Option<String>>()?.flatten();
+                let coupon = seq.next_element::<Option<String>>()?.flatten();
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(8, &self));
+                }
+                Ok(StoredRow(Row::Aggregate(Aggregate {
+                    partner,
+                    day,
+                    metric,
+                    value,
+                    currency,
+                    link,
+                    coupon,
+                })))
+            }
+            // `Row`'s tagged object. serde would copy every field into a generic tree
+            // to find the tag; the writer always puts the tag first, so the fields after
+            // it are decoded straight into the variant. Otherwise the generic path.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StoredRow, A::Error> {
+                use serde::de::value::MapAccessDeserializer;
+                let Some(first) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
+                    return Err(serde::de::Error::missing_field("row"));
+                };
+                if first == "row" {
+                    let tag = map.next_value::<std::borrow::Cow<'de, str>>()?;
+                    return match &*tag {
+                        "aggregate" => Aggregate::deserialize(MapAccessDeserializer::new(map))
+                            .map(|a| StoredRow(Row::Aggregate(a))),
+                        "event" => Event::deserialize(MapAccessDeserializer::new(map))
+                            .map(|e| StoredRow(Row::Event(e))),
+                        other => Err(serde::de::Error::unknown_variant(
+                            other,
+                            &["aggregate", "event"],
+                        )),
+                    };
+                }
+                let mut all = serde_json::Map::new();
+                all.insert(first.into_owned(), map.next_value()?);
+                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                    all.insert(k, v);
+                }
+                Row::deserialize(serde_json::Value::Object(all))
+                    .map(StoredRow)
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A stored day: `YYYY-MM-DD` read directly (it is how a `NaiveDate` is written);
+/// anything else goes through `NaiveDate`'s own parser, as before.
+struct Day(NaiveDate);
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        let b = s.as_bytes();
+        if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+            let num = |r: std::ops::Range<usize>| -> Option<u32> {
+                b[r].iter().try_fold(0u32, |acc, c| {
+                    c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+                })
+            };
+            if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10))
+                && let Some(day) = NaiveDate::from_ymd_opt(y as i32, m, d)
+            {
+                return Ok(Day(day));
+            }
+        }
+        s.parse().map(Day).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Decodes one chunk (a JSON array of stored rows), appending to `out`.
+fn decode_chunk_into(text: &str, out: &mut Vec<Row>) -> Result<(), serde_json::Error> {
+    struct Extend<'a>(&'a mut Vec<Row>);
+    impl<'de> serde::de::Visitor<'de> for Extend<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of rows")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(StoredRow(r)) = seq.next_element()? {
+                self.0.push(r);
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::Deserializer::deserialize_seq(&mut de, Extend(out))?;
+    de.end()
+}
+
 impl Store {
     /// Stores a pull as a new snapshot (header and rows in one transaction); returns its id.
     pub async fn save_source_snapshot(&self, s: &NewSourceSnapshot) -> Result<i32, StoreError> {
@@ -132,13 +326,14 @@ impl Store {
         } else {
             &s.rows
         };
-        let mut chunks = Vec::new();
+        let parts: Vec<&[Row]> = rows.chunks(CHUNK).collect();
+        let chunks = par_map(&parts, |chunk| encode_chunk(chunk))
+            .into_iter()
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(|e| StoreError::Db(format!("cannot encode rows: {e}")))?;
         let mut hasher = Sha256::new();
-        for chunk in rows.chunks(CHUNK) {
-            let text = serde_json::to_string(chunk)
-                .map_err(|e| StoreError::Db(format!("cannot encode rows: {e}")))?;
+        for text in &chunks {
             hasher.update(text.as_bytes());
-            chunks.push(text);
         }
         let rows_sha256 = hex::encode(hasher.finalize());
         let pages = serde_json::to_string(&s.pages)
@@ -247,14 +442,32 @@ impl Store {
             .all(self.connection())
             .await?;
         let mut hasher = Sha256::new();
-        let mut rows = Vec::with_capacity(snap.row_count as usize);
-        for c in chunks {
+        for c in &chunks {
             hasher.update(c.rows.as_bytes());
-            let mut part: Vec<Row> = serde_json::from_str(&c.rows).map_err(|e| {
-                StoreError::Corrupt(format!("snapshot {} chunk {}: {e}", snap.id, c.chunk))
-            })?;
-            rows.append(&mut part);
         }
+        // Contiguous runs of chunks, one a thread, each decoded into one vector.
+        let per = chunks.len().div_ceil(workers(chunks.len()));
+        let runs: Vec<&[source_snapshot_rows::Model]> = chunks.chunks(per.max(1)).collect();
+        let decoded = par_map(&runs, |run| {
+            let mut rows = Vec::with_capacity(run.len() * CHUNK);
+            for c in *run {
+                decode_chunk_into(&c.rows, &mut rows).map_err(|e| {
+                    StoreError::Corrupt(format!("snapshot {} chunk {}: {e}", snap.id, c.chunk))
+                })?;
+            }
+            Ok::<_, StoreError>(rows)
+        });
+        let mut rows: Vec<Row> = Vec::new();
+        for part in decoded {
+            let mut part = part?;
+            if rows.is_empty() {
+                rows = part;
+                rows.reserve((snap.row_count as usize).saturating_sub(rows.len()));
+            } else {
+                rows.append(&mut part);
+            }
+        }
+        drop(chunks);
         if hex::encode(hasher.finalize()) != snap.rows_sha256 || rows.len() as u64 != snap.row_count
         {
             return Err(StoreError::Corrupt(format!(
@@ -263,5 +476,99 @@ impl Store {
             )));
         }
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cutover_recon::{EventStatus, EventType, Metric};
+    use rust_decimal::Decimal;
+
+    fn rows() -> Vec<Row> {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 3).unwrap();
+        let with = |link: Option<&str>, coupon: Option<&str>, currency: Option<&str>| {
+            Row::Aggregate(Aggregate {
+                partner: "P \"7\"".into(),
+                day,
+                metric: Metric::Commission,
+                value: Decimal::new(-12_3456, 4),
+                currency: currency.map(str::to_owned),
+                link: link.map(str::to_owned),
+                coupon: coupon.map(str::to_owned),
+            })
+        };
+        vec![
+            with(None, None, None),
+            with(Some("L1"), None, None),
+            with(None, Some("C1"), None),
+            with(Some("L1"), Some("C1"), Some("EUR")),
+            with(None, None, Some("USD")),
+            Row::Event(Event {
+                id: "e1".into(),
+                kind: EventType::Ftd,
+                occurred_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+                recorded_at: None,
+                status: EventStatus::Pending,
+                partner: Some("P1".into()),
+                link: None,
+                coupon: Some("C1".into()),
+                customer: None,
+                click_id: None,
+                order_id: None,
+                amount: Some(Decimal::new(123_456_789, 6)),
+                currency: Some("EUR".into()),
+            }),
+        ]
+    }
+
+    fn decode(text: &str) -> Vec<Row> {
+        let mut out = Vec::new();
+        decode_chunk_into(text, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn compact_chunks_round_trip() {
+        let rows = rows();
+        let text = encode_chunk(&rows).unwrap();
+        assert!(text.starts_with(r#"[["P \"7\"","2026-11-03","commission","-12.3456"],"#));
+        assert!(text.contains(r#"["P \"7\"","2026-11-03","commission","-12.3456",null,"L1"]"#));
+        assert!(text.contains(r#"{"row":"event","id":"e1""#));
+        assert_eq!(decode(&text), rows);
+    }
+
+    #[test]
+    fn legacy_chunks_still_read() {
+        let rows = rows();
+        // Chunks written before the compact form: `Row`'s own tagged objects.
+        assert_eq!(decode(&serde_json::to_string(&rows).unwrap()), rows);
+        // The tag need not come first.
+        let text = r#"[{"partner":"P1","day":"2026-11-03","metric":"ftd_count","value":"2","currency":null,"link":null,"coupon":null,"row":"aggregate"}]"#;
+        assert_eq!(
+            decode(text),
+            vec![Row::Aggregate(Aggregate {
+                partner: "P1".into(),
+                day: NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
+                metric: Metric::FtdCount,
+                value: Decimal::from(2),
+                currency: None,
+                link: None,
+                coupon: None,
+            })]
+        );
+    }
+
+    #[test]
+    fn bad_rows_are_errors() {
+        for text in [
+            r#"[["P1","2026-11-03","ftd_count"]]"#,
+            r#"[["P1","2026-02-30","ftd_count","1"]]"#,
+            r#"[["P1","2026-11-03","ftd_count","1",null,null,null,null]]"#,
+            r#"[{"row":"other"}]"#,
+            r#"[1]"#,
+        ] {
+            assert!(decode_chunk_into(text, &mut Vec::new()).is_err(), "{text}");
+        }
     }
 }
