@@ -43,7 +43,7 @@ impl Env {
         };
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let name = format!(
-            "cutover_e2e_{}_{}",
+            "cutover_test_e2e_{}_{}",
             std::process::id(),
             N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         );

@@ -20,40 +20,9 @@ use crate::diag::{Diags, Pos};
 use crate::model::Param;
 use crate::suggest::hint;
 
-/// Canonical metric names (mirror `cutover_recon::Metric`; a test in cutover-sources
-/// keeps the two lists equal).
-pub const METRICS: &[&str] = &[
-    "clicks_gross",
-    "clicks_unique",
-    "registrations",
-    "ftd_count",
-    "ftd_amount",
-    "qualified_ftd",
-    "deposits_count",
-    "deposits_amount",
-    "withdrawals_amount",
-    "purchases",
-    "purchases_amount",
-    "trades",
-    "net_revenue",
-    "commission",
-];
-
-/// Canonical event types (mirror `cutover_recon::EventType`).
-pub const EVENT_TYPES: &[&str] = &[
-    "click",
-    "registration",
-    "ftd",
-    "qualification",
-    "deposit",
-    "withdrawal",
-    "purchase",
-    "refund",
-    "trade",
-    "chargeback",
-    "commission",
-    "reversal",
-];
+// Canonical metric and event type names: one list, in check_config (a test in
+// cutover-sources keeps them equal to cutover_recon's enums).
+pub use crate::check_config::{EVENT_TYPES, METRICS};
 
 /// Canonical event statuses (mirror `cutover_recon::EventStatus`).
 pub const EVENT_STATUSES: &[&str] = &["pending", "approved", "rejected", "reversed"];
