@@ -27,7 +27,7 @@ use cutover_recon::{Aggregate, CheckResult, Event, Finding, Row, System};
 use cutover_sources::PullOptions;
 use cutover_store::{NewFinding, SnapshotStatus, Store};
 
-use crate::{Failure, execute_on, open, stored_plan};
+use crate::{Failure, execute_on, open, stored_loaded};
 
 #[derive(Debug, Args)]
 pub struct CheckRunArgs {
@@ -95,10 +95,7 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
     }
     let store = open(url).await?;
     let snap = store.load().await?;
-    let plan = stored_plan(&snap)?;
-    let sources = cutover_plan::load(&snap.plan.file_name, &snap.plan.content)
-        .map(|l| l.sources)
-        .unwrap_or_default();
+    let cutover_plan::Loaded { plan, sources, .. } = stored_loaded(&snap)?;
     let check = plan.check(&args.check).ok_or_else(|| {
         Failure::usage(format!(
             "error: \"{}\" is not a check of the plan (checks: {})",

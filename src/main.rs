@@ -238,9 +238,12 @@ async fn open(url: &str) -> Result<Store, Failure> {
 
 /// The stored current plan, re-validated.
 fn stored_plan(snap: &Snapshot) -> Result<Plan, Failure> {
-    cutover_plan::load(&snap.plan.file_name, &snap.plan.content)
-        .map(|l| l.plan)
-        .map_err(|d| {
+    stored_loaded(snap).map(|l| l.plan)
+}
+
+/// The stored current plan with its sources, re-validated.
+fn stored_loaded(snap: &Snapshot) -> Result<cutover_plan::Loaded, Failure> {
+    cutover_plan::load(&snap.plan.file_name, &snap.plan.content).map_err(|d| {
             Failure::error(format!(
                 "error: stored plan version {} no longer validates ({} diagnostics); apply a fixed plan",
                 snap.plan.version,
