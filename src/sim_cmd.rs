@@ -72,6 +72,11 @@ pub async fn run(args: SimArgs) -> Result<u8, Failure> {
         sim.base_url(Platform::New),
         config.keys.new
     );
+    println!(
+        "  events (Impact Actions, either platform; any account SID): export IMPACT_BASE_URL={} IMPACT_ACCOUNT_SID=IRsim IMPACT_AUTH_TOKEN={}",
+        sim.base_url(Platform::Old),
+        config.keys.old
+    );
     println!("stop with Ctrl-C");
     tokio::signal::ctrl_c()
         .await

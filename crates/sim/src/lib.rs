@@ -5,11 +5,13 @@
 //! Both platforms answer in the API shapes of the presets in `workflows/presets/`
 //! (Everflow entity table, TUNE getStats, CAKE row offsets, CSV export) under
 //! `/old/...` and `/new/...`; by convention the old platform is pulled as Everflow (or
-//! CAKE for windows beyond Everflow's 10,000-row cap) and the new one as TUNE. The new
+//! CAKE for windows beyond Everflow's 10,000-row cap) and the new one as TUNE. Both also
+//! serve event-level data (registrations, FTDs, deposits) as Impact Actions. The new
 //! platform differs by the documented causes in [`Differences`]; `GET /truth` (and
 //! [`SimHandle::truth`]) lists what was injected. [`Faults`] adds 5xx bursts, slow
 //! responses, truncated answers and malformed bodies.
 
+mod events;
 mod program;
 
 use std::net::SocketAddr;
@@ -26,6 +28,7 @@ use axum::routing::{get, post};
 use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
 
+pub use events::{EventKind, SimEvent};
 pub use program::{Deal, Differences, Facts, Partner, Platform, Program, Truth};
 
 /// Failures the simulator can act out.
@@ -184,6 +187,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/{platform}/Apiv3/json", get(tune))
         .route("/{platform}/api/2/report/affiliate.json", get(cake))
         .route("/{platform}/export.csv", get(csv_export))
+        .route("/{platform}/Advertisers/{sid}/Actions", get(impact_actions))
         .with_state(state)
 }
 
@@ -598,4 +602,196 @@ async fn csv_export(
         ));
     }
     ([(header::CONTENT_TYPE, "text/csv")], out).into_response()
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let s = s.trim().trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        acc = (acc << 6) | val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// `user:password` of a Basic `Authorization` header.
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let raw = base64_decode(v.strip_prefix("Basic ")?)?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+/// An ISO 8601 instant or a bare day (midnight UTC).
+fn instant(s: Option<&str>) -> Option<chrono::DateTime<Utc>> {
+    let s = s?;
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| day(Some(s)).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()))
+}
+
+fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Impact's Actions: `GET /Advertisers/{AccountSID}/Actions` with Basic auth (SID, token),
+/// `StartDate`/`EndDate` (at most 45 days apart; here they filter on `EventDate`),
+/// `PageSize` (default 100, at most 20,000) and `Page`; the next page is named in
+/// `@nextpageuri`. The new platform writes its dates at +01:00 (its day starts an hour
+/// earlier).
+async fn impact_actions(
+    State(state): State<Arc<AppState>>,
+    Path((platform, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(pf) = platform_of(&platform) else {
+        return error(StatusCode::NOT_FOUND, "no such platform");
+    };
+    match basic_auth(&headers) {
+        Some((user, token)) if user == sid && key_ok(&state, pf, Some(&token)) => {}
+        _ => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "invalid account SID or auth token",
+            );
+        }
+    }
+    let (_, failed) = fault(&state).await;
+    if let Some(r) = failed {
+        return r;
+    }
+    let q = query_pairs(raw);
+    let (Some(from), Some(to)) = (
+        instant(get_q(&q, "StartDate")),
+        instant(get_q(&q, "EndDate")),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "StartDate and EndDate are required (ISO 8601)",
+        );
+    };
+    if to < from || to - from > chrono::TimeDelta::days(45) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "StartDate and EndDate must be in order and at most 45 days apart",
+        );
+    }
+    let page: usize = get_q(&q, "Page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let size: usize = get_q(&q, "PageSize")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 20_000);
+    let program = &state.program;
+    let mut events = Vec::new();
+    let mut d = from.date_naive();
+    let last = (to - chrono::TimeDelta::seconds(1)).date_naive();
+    while d <= last {
+        for i in 0..program.partners.len() {
+            events.extend(
+                program
+                    .events(i, d, pf)
+                    .into_iter()
+                    .filter(|e| e.occurred_at >= from && e.occurred_at < to),
+            );
+        }
+        d = d + chrono::Days::new(1);
+    }
+    let total = events.len();
+    let pages = total.div_ceil(size).max(1);
+    let start = ((page - 1) * size).min(total);
+    let end = (start + size).min(total);
+    let offset = match (pf, program.diffs.tz_shift) {
+        (Platform::New, true) => chrono::FixedOffset::east_opt(3600),
+        _ => chrono::FixedOffset::east_opt(0),
+    }
+    .unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"));
+    let at = |t: chrono::DateTime<Utc>| {
+        t.with_timezone(&offset)
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    };
+    let money = |v: Decimal| match pf {
+        Platform::Old => format!("{:.4}", v.round_dp(4)),
+        Platform::New if program.diffs.rounding => format!("{:.2}", v.round_dp(2)),
+        Platform::New => d4(v),
+    };
+    let currency = program.currency(pf);
+    let path = format!("/{platform}/Advertisers/{sid}/Actions");
+    let base_q = format!(
+        "StartDate={}&EndDate={}&PageSize={size}",
+        encode_query(get_q(&q, "StartDate").unwrap_or_default()),
+        encode_query(get_q(&q, "EndDate").unwrap_or_default()),
+    );
+    let uri = |p: usize| format!("{path}?{base_q}&Page={p}");
+    let actions: Vec<serde_json::Value> = events[start..end]
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "Id": e.id,
+                "CampaignId": "1000",
+                "ActionTrackerName": e.kind.tracker(),
+                "State": e.state,
+                "MediaPartnerId": e.partner,
+                "MediaPartnerName": format!("Partner {}", e.partner),
+                "AdId": e.link,
+                "PromoCode": e.coupon.clone().unwrap_or_default(),
+                "CustomerId": e.customer,
+                "Oid": e.order_id,
+                "ClickId": e.click_id,
+                "Amount": money(e.amount),
+                "Payout": money(e.payout),
+                "Currency": currency,
+                "EventDate": at(e.occurred_at),
+                "CreationDate": at(e.recorded_at),
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "@page": page.to_string(),
+        "@numpages": pages.to_string(),
+        "@pagesize": size.to_string(),
+        "@total": total.to_string(),
+        "@start": start.to_string(),
+        "@end": end.saturating_sub(1).to_string(),
+        "@uri": uri(page),
+        "@firstpageuri": uri(1),
+        "@previouspageuri": if page > 1 { uri(page - 1) } else { String::new() },
+        "@nextpageuri": if page < pages { uri(page + 1) } else { String::new() },
+        "@lastpageuri": uri(pages),
+        "Actions": actions,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }

@@ -129,6 +129,8 @@ pub struct Truth {
     pub new_currency: String,
     pub differences: Vec<serde_json::Value>,
     pub defects: Vec<serde_json::Value>,
+    /// How the differences and defects show in the event-level data (Impact Actions).
+    pub events: Vec<serde_json::Value>,
 }
 
 /// The seeded program.
@@ -249,6 +251,11 @@ impl Program {
 
     /// The facts both platforms agree on, for partner `i` on `day`.
     pub fn truth(&self, i: usize, day: NaiveDate) -> Facts {
+        self.truth_at(i, day, self.live)
+    }
+
+    /// [`Program::truth`], with today's numbers growing with the clock only if `live`.
+    pub(crate) fn truth_at(&self, i: usize, day: NaiveDate, live: bool) -> Facts {
         if day < self.first_day || day > self.today {
             return Facts::default();
         }
@@ -257,7 +264,7 @@ impl Program {
         let h2 = mix(h);
         let h3 = mix(h2);
         let mut unique = weight * (40 + (h % 160) as i64);
-        if self.live && day == self.today {
+        if live && day == self.today {
             let secs = Utc::now().time().num_seconds_from_midnight_i64();
             unique = unique * secs / 86_400;
         }
@@ -421,6 +428,7 @@ impl Program {
         if d.wrong_rate {
             defects.push(json!({"defect": "wrong_deal_rate", "partner": p(self.wrong_rate_partner), "deal": self.partners[self.wrong_rate_partner].deal, "applied": "90% of the deal"}));
         }
+        let events = self.event_truth();
         Truth {
             seed: self.seed,
             partners: self.partners.len(),
@@ -430,6 +438,7 @@ impl Program {
             new_currency: self.currency(Platform::New).to_owned(),
             differences,
             defects,
+            events,
         }
     }
 }
