@@ -211,6 +211,30 @@ fn error(status: StatusCode, msg: &str) -> Response {
         .into_response()
 }
 
+/// What every query-key report endpoint does first: the platform from the path, the
+/// key from query parameter `key_param`, then the configured fault (if any).
+async fn admit(
+    state: &AppState,
+    platform: &str,
+    raw: Option<String>,
+    key_param: &str,
+) -> Result<(Platform, Vec<(String, String)>), Response> {
+    let Some(pf) = platform_of(platform) else {
+        return Err(error(StatusCode::NOT_FOUND, "no such platform"));
+    };
+    let q = query_pairs(raw);
+    if !key_ok(state, pf, get_q(&q, key_param)) {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            &format!("invalid {key_param}"),
+        ));
+    }
+    if let (_, Some(r)) = fault(state).await {
+        return Err(r);
+    }
+    Ok((pf, q))
+}
+
 /// Applies the fault mode; `Some(response)` when the request must fail.
 async fn fault(state: &AppState) -> (u32, Option<Response>) {
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
@@ -440,17 +464,10 @@ async fn tune(
     Path(platform): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(pf) = platform_of(&platform) else {
-        return error(StatusCode::NOT_FOUND, "no such platform");
+    let (pf, q) = match admit(&state, &platform, raw, "NetworkToken").await {
+        Ok(ok) => ok,
+        Err(r) => return r,
     };
-    let q = query_pairs(raw);
-    if !key_ok(&state, pf, get_q(&q, "NetworkToken")) {
-        return error(StatusCode::UNAUTHORIZED, "invalid NetworkToken");
-    }
-    let (_, failed) = fault(&state).await;
-    if let Some(r) = failed {
-        return r;
-    }
     let values: Vec<&str> = q
         .iter()
         .filter(|(k, _)| k == "filters[Stat.date][values][]")
@@ -509,17 +526,10 @@ async fn cake(
     Path(platform): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(pf) = platform_of(&platform) else {
-        return error(StatusCode::NOT_FOUND, "no such platform");
+    let (pf, q) = match admit(&state, &platform, raw, "api_key").await {
+        Ok(ok) => ok,
+        Err(r) => return r,
     };
-    let q = query_pairs(raw);
-    if !key_ok(&state, pf, get_q(&q, "api_key")) {
-        return error(StatusCode::UNAUTHORIZED, "invalid api_key");
-    }
-    let (_, failed) = fault(&state).await;
-    if let Some(r) = failed {
-        return r;
-    }
     let (Some(from), Some(to)) = (day(get_q(&q, "start_date")), day(get_q(&q, "end_date"))) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -571,17 +581,10 @@ async fn csv_export(
     Path(platform): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(pf) = platform_of(&platform) else {
-        return error(StatusCode::NOT_FOUND, "no such platform");
+    let (pf, q) = match admit(&state, &platform, raw, "key").await {
+        Ok(ok) => ok,
+        Err(r) => return r,
     };
-    let q = query_pairs(raw);
-    if !key_ok(&state, pf, get_q(&q, "key")) {
-        return error(StatusCode::UNAUTHORIZED, "invalid key");
-    }
-    let (_, failed) = fault(&state).await;
-    if let Some(r) = failed {
-        return r;
-    }
     let (Some(from), Some(to)) = (day(get_q(&q, "from")), day(get_q(&q, "to"))) else {
         return error(StatusCode::BAD_REQUEST, "from and to are required");
     };
