@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use crate::duration::parse_duration;
 use crate::model::{Check, CheckKind, Param, ScheduledKind};
-use crate::suggest::hint;
+use crate::suggest::hint_within;
 
 /// One step into a params tree: a mapping key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +214,8 @@ impl Check {
 struct Reader<'e> {
     errors: &'e mut Vec<ParamError>,
     path: Vec<Seg>,
+    /// What is left of the budget for "did you mean" suggestions.
+    hint_budget: u64,
 }
 
 fn describe(p: &Param) -> &'static str {
@@ -265,15 +267,15 @@ impl Reader<'_> {
                 let mut path = self.path.clone();
                 path.push(Seg::Key(k.clone()));
                 let expected: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+                let h = hint_within(k, keys.iter().copied(), &mut self.hint_budget);
                 self.errors.push(ParamError {
                     path,
                     at_key: true,
                     message: format!(
-                        "unknown key \"{}\" in {} (expected {}){}",
+                        "unknown key \"{}\" in {} (expected {}){h}",
                         k,
                         self.here("").trim_end_matches('.'),
                         expected.join(", "),
-                        hint(k, keys.iter().copied())
                     ),
                 });
             }
@@ -437,13 +439,13 @@ impl Reader<'_> {
         } else {
             format!(" (expected {})", listed.join(", "))
         };
+        let h = hint_within(s, allowed.iter().copied(), &mut self.hint_budget);
         let msg = format!(
-            "unknown {what} \"{s}\" in {}{expected}{}",
+            "unknown {what} \"{s}\" in {}{expected}{h}",
             match key {
                 Some(k) => self.here(k),
                 None => self.here("").trim_end_matches('.').to_owned(),
             },
-            hint(s, allowed.iter().copied())
         );
         self.err(key, msg);
         false
@@ -580,10 +582,7 @@ pub(crate) fn locate(
     use crate::diag::Pos;
     use marked_yaml::Node;
     let key_pos = |m: &marked_yaml::types::MarkedMappingNode, k: &str| {
-        m.iter()
-            .map(|(key, _)| key)
-            .find(|key| key.as_str() == k)
-            .map(|key| Pos::of_span(key.span()))
+        m.get_key_value(k).map(|(key, _)| Pos::of_span(key.span()))
     };
     let node_pos = |n: &Node| match n {
         Node::Scalar(s) => Pos::of_span(s.span()),
@@ -636,6 +635,7 @@ impl CheckConfig {
         let mut r = Reader {
             errors: &mut errors,
             path: Vec::new(),
+            hint_budget: crate::suggest::BUDGET,
         };
         let config = match kind {
             ScheduledKind::Reconcile => CheckConfig::Reconcile(reconcile(&mut r, params)),

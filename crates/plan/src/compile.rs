@@ -14,7 +14,7 @@ use marked_yaml::{Node, Spanned};
 use serde::de::DeserializeOwned;
 
 use crate::currency::{CURRENCIES, is_currency};
-use crate::diag::{Diags, Pos};
+use crate::diag::{Diags, Pos, short};
 use crate::duration::parse_duration;
 use crate::model::*;
 use crate::raw::*;
@@ -25,9 +25,9 @@ use crate::yaml::DuplicateKey;
 pub(crate) fn compile(root: &Node, dups: &[DuplicateKey], diags: &mut Diags) -> Option<Plan> {
     let mut c = Compiler {
         diags,
-        layer_ids: Vec::new(),
+        layer_ids: Names::default(),
         check_layers: HashMap::new(),
-        check_ids: Vec::new(),
+        check_ids: Names::default(),
         condition_ids: HashMap::new(),
         used_checks: HashSet::new(),
         source_ids: source_ids(root),
@@ -35,25 +35,50 @@ pub(crate) fn compile(root: &Node, dups: &[DuplicateKey], diags: &mut Diags) -> 
     c.plan(root, dups)
 }
 
+/// Names written in the file, in file order (for suggestions), with a set for lookups.
+#[derive(Default)]
+struct Names {
+    list: Vec<String>,
+    set: HashSet<String>,
+}
+
+impl Names {
+    fn contains(&self, name: &str) -> bool {
+        self.set.contains(name)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.list.iter().map(String::as_str)
+    }
+}
+
+impl FromIterator<String> for Names {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        let list: Vec<String> = iter.into_iter().collect();
+        let set = list.iter().cloned().collect();
+        Names { list, set }
+    }
+}
+
 struct Compiler<'d> {
     diags: &'d mut Diags,
     /// Every layer id written in the file (even if its body is broken).
-    layer_ids: Vec<String>,
+    layer_ids: Names,
     /// Check id -> its layer, for checks whose layer was readable.
     check_layers: HashMap<String, String>,
     /// Every check id written in the file.
-    check_ids: Vec<String>,
+    check_ids: Names,
     /// Condition id -> line of its first definition.
     condition_ids: HashMap<String, usize>,
     used_checks: HashSet<String>,
     /// Every source id written under `sources:` (even if the source is broken).
-    source_ids: Vec<String>,
+    source_ids: Names,
 }
 
 /// The ids of the plan's `sources:` items, as written.
-fn source_ids(root: &Node) -> Vec<String> {
+fn source_ids(root: &Node) -> Names {
     let Some(Node::Sequence(items)) = root.as_mapping().and_then(|m| m.get_node("sources")) else {
-        return Vec::new();
+        return Names::default();
     };
     items.iter().filter_map(peek_id).collect()
 }
@@ -77,7 +102,7 @@ fn required_roles(kind: ScheduledKind) -> (&'static str, &'static [&'static str]
 /// Where an item sits, for messages: `phase "setup"`, `person #2`.
 fn label(kind: &str, node: &Node, index: usize) -> String {
     match peek_id(node) {
-        Some(id) => format!("{kind} \"{id}\""),
+        Some(id) => format!("{kind} \"{}\"", short(&id)),
         None => format!("{kind} #{}", index + 1),
     }
 }
@@ -102,7 +127,7 @@ fn node_pos(node: &Node) -> Pos {
 }
 
 fn key_node<'a>(map: &'a MarkedMappingNode, key: &str) -> Option<&'a MarkedScalarNode> {
-    map.iter().map(|(k, _)| k).find(|k| k.as_str() == key)
+    map.get_key_value(key).map(|(k, _)| k)
 }
 
 fn key_pos(map: &MarkedMappingNode, key: &str) -> Option<Pos> {
@@ -193,9 +218,13 @@ impl Compiler<'_> {
         ctx: &str,
     ) -> Option<T> {
         let at = node_pos(node);
-        let map = match node {
-            Node::Mapping(m) => m.clone(),
-            n if is_empty_scalar(n) => MarkedMappingNode::new_empty(*n.span()),
+        let empty;
+        let map: &MarkedMappingNode = match node {
+            Node::Mapping(m) => m,
+            n if is_empty_scalar(n) => {
+                empty = MarkedMappingNode::new_empty(*n.span());
+                &empty
+            }
             other => {
                 self.diags.error(
                     at,
@@ -207,58 +236,73 @@ impl Compiler<'_> {
                 return None;
             }
         };
-        let mut clean = map.clone();
+        // Keys left out of the typed read: unknown ones, empty required ones, and (below)
+        // ill-typed ones. The item is only copied when something is left out, and then
+        // without those keys: the top level holds the whole plan.
+        let mut left_out: HashSet<&str> = HashSet::new();
         for (k, _) in map.iter() {
             if !keys.contains(&k.as_str()) {
+                let h = self.diags.hint(k.as_str(), keys.iter().copied());
                 self.diags.error(
                     Pos::of_span(k.span()),
-                    format!(
-                        "unknown key \"{}\" in {ctx}{}",
-                        k.as_str(),
-                        hint(k.as_str(), keys.iter().copied())
-                    ),
+                    format!("unknown key \"{}\" in {ctx}{h}", k.as_str()),
                 );
-                clean.remove(k.as_str());
+                left_out.insert(k.as_str());
             }
         }
         for r in required {
-            match clean.get_node(r) {
+            match map.get_node(r) {
                 None => self
                     .diags
                     .error(at, format!("{ctx} is missing required key \"{r}\"")),
                 Some(v) if is_empty_scalar(v) => {
                     self.diags.error(
-                        key_pos(&clean, r).unwrap_or(at),
+                        key_pos(map, r).unwrap_or(at),
                         format!("key \"{r}\" of {ctx} must not be empty"),
                     );
-                    clean.remove(*r);
+                    left_out.insert(r);
                 }
                 Some(_) => {}
             }
         }
-        let whole = Node::Mapping(clean.clone());
-        let first_err = match marked_yaml::from_node::<T>(&whole) {
+        let without = |left_out: &HashSet<&str>| {
+            let mut kept = MarkedMappingNode::new_empty(*map.span());
+            for (k, v) in map.iter() {
+                if !left_out.contains(k.as_str()) {
+                    kept.insert(k.clone(), v.clone());
+                }
+            }
+            Node::Mapping(kept)
+        };
+        let first_try = match node {
+            Node::Mapping(_) if left_out.is_empty() => marked_yaml::from_node::<T>(node),
+            _ => marked_yaml::from_node::<T>(&without(&left_out)),
+        };
+        let first_err = match first_try {
             Ok(v) => return Some(v),
             Err(e) => e,
         };
         // Find every ill-typed key by reading each key on its own.
         let mut reported = false;
-        let entries: Vec<(MarkedScalarNode, Node)> =
-            clean.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        for (k, v) in entries {
-            let mut single = MarkedMappingNode::new_empty(*clean.span());
+        let mut ill_typed = Vec::new();
+        for (k, v) in map.iter() {
+            if left_out.contains(k.as_str()) {
+                continue;
+            }
+            let mut single = MarkedMappingNode::new_empty(*map.span());
             single.insert(k.clone(), v.clone());
             if let Err(e) = marked_yaml::from_node::<T>(&Node::Mapping(single)) {
-                let (pos, msg) = describe_serde_error(&e, &v);
+                let (pos, msg) = describe_serde_error(&e, v);
                 self.diags.error(
-                    pos.unwrap_or_else(|| node_pos(&v)),
+                    pos.unwrap_or_else(|| node_pos(v)),
                     format!("key \"{}\" of {ctx}: {msg}", k.as_str()),
                 );
-                clean.remove(k.as_str());
+                ill_typed.push(k.as_str());
                 reported = true;
             }
         }
-        match marked_yaml::from_node::<T>(&Node::Mapping(clean)) {
+        left_out.extend(ill_typed);
+        match marked_yaml::from_node::<T>(&without(&left_out)) {
             Ok(v) if reported => Some(v),
             _ => {
                 let (pos, msg) = describe_serde_error(&first_err, node);
@@ -378,12 +422,14 @@ impl Compiler<'_> {
         match Tz::from_str(tz.as_str()) {
             Ok(z) => Some(z),
             Err(_) => {
+                let h = self
+                    .diags
+                    .hint(tz.as_str(), chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()));
                 self.diags.error(
                     text_pos(tz, Pos::START),
                     format!(
-                        "unknown time zone \"{}\" (expected an IANA name such as \"Europe/Malta\"){}",
+                        "unknown time zone \"{}\" (expected an IANA name such as \"Europe/Malta\"){h}",
                         tz.as_str(),
-                        hint(tz.as_str(), chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()))
                     ),
                 );
                 None
@@ -408,10 +454,10 @@ impl Compiler<'_> {
 
     /// Reports `name` if it is not a known layer.
     fn layer_ref(&mut self, name: &Spanned<String>, fallback: Pos, what: String) -> bool {
-        if self.layer_ids.iter().any(|l| l == name.as_str()) {
+        if self.layer_ids.contains(name.as_str()) {
             return true;
         }
-        let h = hint(name.as_str(), self.layer_ids.iter().map(String::as_str));
+        let h = self.diags.hint(name.as_str(), self.layer_ids.iter());
         self.diags.error(
             text_pos(name, fallback),
             format!("{what} unknown layer \"{}\"{h}", name.as_str()),
@@ -422,7 +468,7 @@ impl Compiler<'_> {
     fn layers(&mut self, map: &MarkedMappingNode) -> Vec<Layer> {
         let mut out = Vec::new();
         for (k, v) in map.iter() {
-            let ctx = format!("layer \"{}\"", k.as_str());
+            let ctx = format!("layer \"{}\"", short(k.as_str()));
             if k.as_str().is_empty() {
                 self.diags
                     .error(Pos::of_span(k.span()), "a layer id must not be empty");
@@ -531,8 +577,12 @@ impl Compiler<'_> {
         let Some(Node::Mapping(layer_map)) = root.get_node("layers") else {
             return;
         };
+        let owned: HashSet<&str> = people
+            .iter()
+            .flat_map(|p| p.layers.iter().map(String::as_str))
+            .collect();
         for layer in layers {
-            if !people.iter().any(|p| p.layers.contains(&layer.id)) {
+            if !owned.contains(layer.id.as_str()) {
                 let pos = key_pos(layer_map, &layer.id).unwrap_or(at);
                 self.diags.error(
                     pos,
@@ -577,12 +627,12 @@ impl Compiler<'_> {
                     return Some(Some(s));
                 }
                 let names = std::iter::once("manual").chain(ScheduledKind::ALL.map(|s| s.name()));
+                let h = self.diags.hint(k.as_str(), names);
                 self.diags.error(
                     text_pos(k, at),
                     format!(
-                        "{ctx} has unknown kind \"{}\" (expected manual, reconcile, rollup, attribution, event_flow, payout, record_sync or event_match){}",
+                        "{ctx} has unknown kind \"{}\" (expected manual, reconcile, rollup, attribution, event_flow, payout, record_sync or event_match){h}",
                         k.as_str(),
-                        hint(k.as_str(), names)
                     ),
                 );
                 None
@@ -699,14 +749,11 @@ impl Compiler<'_> {
                 );
                 continue;
             }
-            if !self.source_ids.iter().any(|s| s == id.as_str()) {
+            if !self.source_ids.contains(id.as_str()) {
+                let h = self.diags.hint(id.as_str(), self.source_ids.iter());
                 self.diags.error(
                     text_pos(id, at),
-                    format!(
-                        "{ctx} reads unknown source \"{}\"{}",
-                        id.as_str(),
-                        hint(id.as_str(), self.source_ids.iter().map(String::as_str))
-                    ),
+                    format!("{ctx} reads unknown source \"{}\"{h}", id.as_str()),
                 );
                 continue;
             }
@@ -813,7 +860,7 @@ impl Compiler<'_> {
             }
             for (j, c) in exit_nodes.iter().enumerate() {
                 let cctx = match peek_id(c) {
-                    Some(id) => format!("condition \"{id}\""),
+                    Some(id) => format!("condition \"{}\"", short(&id)),
                     None => format!("exit condition #{} of {ctx}", j + 1),
                 };
                 if let Some(cond) = self.condition(c, &cctx, &owners) {
@@ -931,7 +978,7 @@ impl Compiler<'_> {
                 let name = check.as_str().to_owned();
                 self.used_checks.insert(name.clone());
                 if !self.check_ids.contains(&name) {
-                    let h = hint(&name, self.check_ids.iter().map(String::as_str));
+                    let h = self.diags.hint(&name, self.check_ids.iter());
                     self.diags.error(
                         text_pos(check, at),
                         format!("{ctx} refers to unknown check \"{name}\"{h}"),
@@ -1008,7 +1055,7 @@ impl Compiler<'_> {
                 let mut kids = Vec::new();
                 for (j, child) in children.iter().enumerate() {
                     let cctx = match peek_id(child) {
-                        Some(id) => format!("condition \"{id}\""),
+                        Some(id) => format!("condition \"{}\"", short(&id)),
                         None => format!("condition #{} under {ctx}", j + 1),
                     };
                     if let Some(k) = self.condition(child, &cctx, phase_owners) {
@@ -1062,7 +1109,9 @@ impl Compiler<'_> {
                     ok = false;
                 }
                 Err(_) => {
-                    let h = hint(n.as_str(), Outcome::ALL.map(Outcome::as_str));
+                    let h = self
+                        .diags
+                        .hint(n.as_str(), Outcome::ALL.map(Outcome::as_str));
                     self.diags.error(
                         pos,
                         format!(

@@ -96,6 +96,19 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Names (ids, keys) longer than this are shortened where they label the context of other
+/// diagnostics, which would otherwise repeat a huge name in each.
+const LABEL_CHARS: usize = 80;
+
+/// `name` as it appears in a context label: cut to [`LABEL_CHARS`] characters and an
+/// ellipsis when longer.
+pub(crate) fn short(name: &str) -> Cow<'_, str> {
+    match name.char_indices().nth(LABEL_CHARS) {
+        None => Cow::Borrowed(name),
+        Some((cut, _)) => Cow::Owned(format!("{}…", &name[..cut])),
+    }
+}
+
 /// A 1-based (line, column) position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Pos {
@@ -148,6 +161,8 @@ impl Pos {
 pub(crate) struct Diags {
     file: String,
     list: Vec<Diagnostic>,
+    /// What is left of this load's budget for "did you mean" suggestions.
+    hint_budget: u64,
 }
 
 impl Diags {
@@ -155,6 +170,7 @@ impl Diags {
         Diags {
             file: escape_controls(file).into_owned(),
             list: Vec::new(),
+            hint_budget: crate::suggest::BUDGET,
         }
     }
 
@@ -178,6 +194,15 @@ impl Diags {
 
     pub fn warn(&mut self, at: Pos, message: impl Into<String>) {
         self.push(at, Severity::Warning, message.into());
+    }
+
+    /// `; did you mean "x"?` or nothing, within this load's suggestion budget: use it
+    /// wherever the candidates grow with the plan (ids, time zones per item).
+    pub fn hint<'a, I>(&mut self, input: &str, candidates: I) -> String
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        crate::suggest::hint_within(input, candidates, &mut self.hint_budget)
     }
 
     pub fn has_errors(&self) -> bool {

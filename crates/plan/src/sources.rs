@@ -330,8 +330,7 @@ fn pos(node: &Node) -> Pos {
 }
 
 fn key_pos(map: &MarkedMappingNode, key: &str) -> Pos {
-    map.iter()
-        .find(|(k, _)| k.as_str() == key)
+    map.get_key_value(key)
         .map(|(k, _)| Pos::of_span(k.span()))
         .unwrap_or(Pos::START)
 }
@@ -372,7 +371,7 @@ pub(crate) fn compile(root: &Node, default_tz: Tz, diags: &mut Diags) -> Vec<Sou
         .map(|s| s.as_str().to_owned())
         .filter(|c| is_currency(c));
     let mut out: Vec<Source> = Vec::new();
-    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
     for (i, item) in items.iter().enumerate() {
         let peeked = item
             .as_mapping()
@@ -380,7 +379,7 @@ pub(crate) fn compile(root: &Node, default_tz: Tz, diags: &mut Diags) -> Vec<Sou
             .map(|s| s.as_str().to_owned())
             .filter(|s| !s.is_empty());
         if let Some(id) = &peeked {
-            if let Some((_, line)) = seen.iter().find(|(s, _)| s == id) {
+            if let Some(line) = seen.get(id) {
                 let at = item
                     .as_mapping()
                     .map(|m| key_pos(m, "id"))
@@ -391,12 +390,12 @@ pub(crate) fn compile(root: &Node, default_tz: Tz, diags: &mut Diags) -> Vec<Sou
                 );
                 continue;
             }
-            seen.push((id.clone(), pos(item).line));
+            seen.insert(id.clone(), pos(item).line);
         }
         let mut c = SourceCompiler {
             diags,
             ctx: match &peeked {
-                Some(id) => format!("source \"{id}\""),
+                Some(id) => format!("source \"{}\"", crate::diag::short(id)),
                 None => format!("source #{}", i + 1),
             },
         };
@@ -434,13 +433,10 @@ impl SourceCompiler<'_> {
         };
         for (k, _) in map.iter() {
             if !keys.contains(&k.as_str()) {
+                let h = self.diags.hint(k.as_str(), keys.iter().copied());
                 self.err(
                     Pos::of_span(k.span()),
-                    format!(
-                        "unknown key \"{}\" in {what}{}",
-                        k.as_str(),
-                        hint(k.as_str(), keys.iter().copied())
-                    ),
+                    format!("unknown key \"{}\" in {what}{h}", k.as_str()),
                 );
             }
         }
@@ -580,12 +576,12 @@ impl SourceCompiler<'_> {
             Some(z) => match Tz::from_str(&z) {
                 Ok(t) => t,
                 Err(_) => {
+                    let h = self
+                        .diags
+                        .hint(&z, chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()));
                     self.err(
                         key_pos(map, "timezone"),
-                        format!(
-                            "unknown time zone \"{z}\"{}",
-                            hint(&z, chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()))
-                        ),
+                        format!("unknown time zone \"{z}\"{h}"),
                     );
                     default_tz
                 }
@@ -684,12 +680,10 @@ impl SourceCompiler<'_> {
             let values = f.value.iter().chain(f.map.iter().map(|(_, v)| v));
             for v in values {
                 if !allowed.contains(&v.as_str()) {
+                    let h = self.diags.hint(v, allowed.iter().copied());
                     self.err(
                         key_pos(map, "fields"),
-                        format!(
-                            "\"{v}\" is not a valid {name}{}",
-                            hint(v, allowed.iter().copied())
-                        ),
+                        format!("\"{v}\" is not a valid {name}{h}"),
                     );
                 }
             }
@@ -1145,12 +1139,12 @@ impl SourceCompiler<'_> {
         for (k, v) in m.iter() {
             let name = k.as_str();
             if !allowed.contains(&name) {
+                let h = self.diags.hint(name, allowed.iter().copied());
                 self.err(
                     Pos::of_span(k.span()),
                     format!(
-                        "unknown {} \"{name}\" in \"{what}\"{}",
+                        "unknown {} \"{name}\" in \"{what}\"{h}",
                         if what == "metrics" { "metric" } else { "field" },
-                        hint(name, allowed.iter().copied())
                     ),
                 );
                 continue;

@@ -213,6 +213,24 @@ fn more_values_than_the_node_limit_are_refused_where_the_limit_is_passed() {
     );
 }
 
+#[test]
+fn long_names_are_shortened_where_they_label_other_diagnostics() {
+    // Each diagnostic inside an item names the item; a huge id would be repeated in each.
+    let id = "a".repeat(200);
+    let text = BASE.replace(
+        "{ id: c, layer: product, kind: manual }",
+        &format!("{{ id: c, layer: product, kind: manual }}\n  - {{ id: {id}, layer: nope, kind: manual }}"),
+    );
+    let shown = rendered(&text);
+    let label = format!("check \"{}…\"", "a".repeat(80));
+    assert!(
+        shown.contains(&format!(
+            "plan.yaml:10:220: error: {label} belongs to unknown layer \"nope\""
+        )),
+        "{shown:?}"
+    );
+}
+
 // ---- size --------------------------------------------------------------------------------
 
 /// BASE padded with a trailing comment to exactly `len` bytes.
