@@ -159,9 +159,29 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
+/// Reads a plan file: at most one byte past the plan size limit, so a huge or endless file
+/// (`/dev/zero`) is refused instead of read whole. Unreadable: exit 2; larger than the
+/// limit or not UTF-8: exit 1, as a located diagnostic.
 fn read_file(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Failure::usage(format!("error: cannot read {}: {e}", path.display())))
+    use std::io::Read;
+    let name = path.display().to_string();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(cutover_plan::MAX_PLAN_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| {
+            let shown = cutover_plan::escape_controls(&name);
+            Failure::usage(format!("error: cannot read {shown}: {e}"))
+        })?;
+    match cutover_plan::text_from_bytes(&name, &bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(d) => Err(Failure::error(format!(
+            "{d}\n{}: invalid plan; nothing was changed",
+            d.file
+        ))),
+    }
 }
 
 /// Loads a plan file, printing warnings; errors become a failure listing every diagnostic.
@@ -188,22 +208,38 @@ fn load_plan(path: &Path) -> Result<(Plan, String), Failure> {
 fn validate(files: &[std::path::PathBuf]) -> u8 {
     let mut code = 0u8;
     for path in files {
-        let text = match std::fs::read_to_string(path) {
+        use std::io::Read;
+        let name = path.display().to_string();
+        let shown = cutover_plan::escape_controls(&name);
+        // At most one byte past the limit: a huge or endless file is refused, not read.
+        let mut bytes = Vec::new();
+        let read = std::fs::File::open(path).and_then(|f| {
+            f.take(cutover_plan::MAX_PLAN_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        });
+        if let Err(e) = read {
+            eprintln!("error: cannot read {shown}: {e}");
+            code = 2;
+            continue;
+        }
+        let text = match cutover_plan::text_from_bytes(&name, &bytes) {
             Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
-                code = 2;
+            Err(d) => {
+                println!("{d}");
+                println!("{shown}: invalid (1 error)");
+                if code == 0 {
+                    code = 1;
+                }
                 continue;
             }
         };
-        let name = path.display().to_string();
-        match cutover_plan::load(&name, &text) {
+        match cutover_plan::load(&name, text) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     println!("{w}");
                 }
                 println!(
-                    "{name}: valid ({} phases, {} checks, {} people, {} warning{})",
+                    "{shown}: valid ({} phases, {} checks, {} people, {} warning{})",
                     loaded.plan.phases.len(),
                     loaded.plan.checks.len(),
                     loaded.plan.people.len(),
@@ -220,7 +256,7 @@ fn validate(files: &[std::path::PathBuf]) -> u8 {
                     .filter(|d| d.severity == cutover_plan::Severity::Error)
                     .count();
                 println!(
-                    "{name}: invalid ({errors} error{})",
+                    "{shown}: invalid ({errors} error{})",
                     if errors == 1 { "" } else { "s" }
                 );
                 if code == 0 {
