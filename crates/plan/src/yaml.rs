@@ -474,4 +474,20 @@ mod tests {
         assert_eq!((d[1].first.line, d[1].second.line), (1, 6));
         assert_eq!(d[1].second.column, 1);
     }
+
+    #[test]
+    fn exactly_max_nodes_pass_the_event_scan() {
+        // The top mapping, a key, a list: then MAX_NODES - 3 numbers.
+        let text = format!("a: [{}]\n", "1,".repeat(MAX_NODES - 3));
+        let mut diags = Diags::new("t.yaml");
+        assert!(scan_events(&text, &mut diags).is_some());
+        assert!(!diags.has_errors());
+        let text = format!("a: [{}]\n", "1,".repeat(MAX_NODES - 2));
+        assert!(scan_events(&text, &mut diags).is_none());
+        assert_eq!(
+            diags.finish(&text)[0].to_string(),
+            "t.yaml:1:999999: error: too many values: a plan may hold at most 500000 keys, \
+             values, lists and mappings"
+        );
+    }
 }

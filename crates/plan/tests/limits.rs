@@ -205,12 +205,8 @@ fn more_values_than_the_node_limit_are_refused_where_the_limit_is_passed() {
             "plan.yaml:1:1000007: error: too many values: a plan may hold at most 500000 keys, values, lists and mappings",
         ],
     );
-    let text = format!("migration: [{}]\n", "1,".repeat(MAX_NODES - 3));
-    assert!(
-        !rendered(&text)
-            .iter()
-            .any(|d| d.contains("too many values"))
-    );
+    // That exactly MAX_NODES pass is a unit test of the event scan (src/yaml.rs), which
+    // does not build the half-million-node tree.
 }
 
 #[test]
