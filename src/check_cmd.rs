@@ -327,8 +327,18 @@ fn reconcile(
         }
         .aggregates(&aggregates)
     };
-    let (o, mut unmapped) = normalise(System::Old, rows_of("old"));
-    let (n, un) = normalise(System::New, rows_of("new"));
+    let counts: Vec<usize> = read.iter().map(|r| r.rows.len()).collect();
+    let mapped = normalise(System::Old, rows_of("old"))
+        .and_then(|old| normalise(System::New, rows_of("new")).map(|new| (old, new)));
+    let ((o, mut unmapped), (n, un)) = match mapped {
+        Ok(m) => m,
+        Err(e) => {
+            return (
+                CheckResult::new(Outcome::Error, e, Vec::new()),
+                evidence(read, "rows", &counts),
+            );
+        }
+    };
     unmapped.extend(un);
     let mut result = cutover_recon::reconcile::reconcile(&o, &n, unmapped, config);
     if let Some(table) = rate_table {
@@ -336,7 +346,6 @@ fn reconcile(
             "; money compared as reported (rate table \"{table}\" has no rate source yet)"
         ));
     }
-    let counts: Vec<usize> = read.iter().map(|r| r.rows.len()).collect();
     (result, evidence(read, "rows", &counts))
 }
 

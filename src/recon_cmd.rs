@@ -82,12 +82,19 @@ pub fn recon(args: &ReconArgs) -> u8 {
             return 2;
         }
     };
-    let out = match File::create(&args.out) {
+    // Findings go to a temporary file next to OUT, renamed over it once complete: a
+    // comparison that stops half-way (an overflow, a full disk) leaves OUT as it was.
+    let tmp = temp_path(&args.out);
+    let out = match File::create(&tmp) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {}: {e}", args.out.display());
             return 2;
         }
+    };
+    let discard = |code: u8| {
+        let _ = std::fs::remove_file(&tmp);
+        code
     };
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let result = reconcile_csv(
@@ -110,12 +117,17 @@ pub fn recon(args: &ReconArgs) -> u8 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            drop(out);
+            return discard(2);
         }
     };
-    if let Err(e) = out.flush() {
+    let written = out.into_inner().map_err(|e| e.into_error()).and_then(|f| {
+        drop(f);
+        std::fs::rename(&tmp, &args.out)
+    });
+    if let Err(e) = written {
         eprintln!("error: {}: {e}", args.out.display());
-        return 1;
+        return discard(1);
     }
     let elapsed = started.elapsed().as_secs_f64();
     print_summary(&summary, elapsed);
@@ -146,11 +158,29 @@ fn print_summary(s: &Summary, elapsed: f64) {
     for u in &s.unmapped_samples {
         let _ = writeln!(e, "unmapped new partner id \"{u}\" (compared as is)");
     }
+    for c in &s.currency_samples {
+        let _ = writeln!(
+            e,
+            "currency mismatch {},{},{}: {}",
+            c.partner,
+            c.day,
+            c.metric,
+            c.detail()
+        );
+    }
+    let shown = s.currency_samples.len() as u64;
+    if s.currency_mismatch > shown {
+        let _ = writeln!(
+            e,
+            "... and {} more currency mismatches",
+            s.currency_mismatch - shown
+        );
+    }
     let (outcome, reason) = s.outcome();
     let rows = s.old_rows + s.new_rows;
     let _ = writeln!(
         e,
-        "rows: old {} new {} | match {} within_tolerance {} variance {} only_old {} only_new {} | malformed {} duplicates {} unmapped {}",
+        "rows: old {} new {} | match {} within_tolerance {} variance {} only_old {} only_new {} currency_mismatch {} | malformed {} duplicates {} unmapped {}",
         s.old_rows,
         s.new_rows,
         s.matched,
@@ -158,6 +188,7 @@ fn print_summary(s: &Summary, elapsed: f64) {
         s.variance,
         s.only_old,
         s.only_new,
+        s.currency_mismatch,
         s.malformed,
         s.duplicates,
         s.unmapped
@@ -172,6 +203,15 @@ fn print_summary(s: &Summary, elapsed: f64) {
         rows as f64 / elapsed.max(1e-9)
     );
     let _ = writeln!(e, "outcome: {outcome} ({reason})");
+}
+
+/// `.NAME.tmp-PID` next to `out`.
+fn temp_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "findings".into());
+    out.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 /// Peak resident set size (VmHWM) in KiB, on Linux.

@@ -106,7 +106,7 @@ impl StatusView {
             "Plan: version {} ({}, sha256 {})\n",
             self.plan.version,
             self.plan.file,
-            &self.plan.sha256[..12.min(self.plan.sha256.len())]
+            short(&self.plan.sha256)
         ));
         if let Some(gate) = &self.gate {
             let met = gate.conditions.iter().filter(|c| c.satisfied).count();
@@ -212,8 +212,14 @@ pub fn entry_line(e: &LogEntry) -> String {
         e.actor.as_deref().unwrap_or("-"),
         phases,
         summary,
-        &e.hash[..12.min(e.hash.len())]
+        short(&e.hash)
     )
+}
+
+/// The first 12 characters of a hash as stored. Characters, not bytes: a stored hash is
+/// not trusted to be hex (a non-ASCII one made `history` panic).
+fn short(hash: &str) -> String {
+    hash.chars().take(12).collect()
 }
 
 /// A log entry as JSON, with its JSON columns parsed.
@@ -235,4 +241,18 @@ pub fn entry_json(e: &LogEntry) -> serde_json::Value {
         "prev_hash": e.prev_hash,
         "hash": e.hash,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: `&hash[..12]` panicked when byte 12 fell inside a multi-byte character.
+    #[test]
+    fn short_hash_of_non_ascii_text() {
+        assert_eq!(short("0123456789abcdef"), "0123456789ab");
+        assert_eq!(short("01234567890é"), "01234567890é");
+        assert_eq!(short("0123456789aé€😀"), "0123456789aé");
+        assert_eq!(short("ab"), "ab");
+    }
 }

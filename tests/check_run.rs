@@ -136,8 +136,11 @@ fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
     );
     assert!(out.contains("awaiting sign-off from bi"), "{out}");
 
-    // The lenient check on the stored snapshots of the pulled window: every key within
-    // its tolerance, so it passes. No new pull happens (no snapshot #3).
+    // The lenient check on the stored snapshots of the pulled window: every count within
+    // its tolerance, but the new platform reports money in USD and the old one in EUR:
+    // each money key is a currency_mismatch (never a match however wide the tolerance),
+    // counted like a variance, which its thresholds make a warning. No new pull happens
+    // (no snapshot #3).
     let o = env.run(&[
         "check",
         "run",
@@ -150,7 +153,9 @@ fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
     ]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("lenient_recon: pass"), "{out}");
+    assert!(out.contains("lenient_recon: warn"), "{out}");
+    assert!(out.contains(" 0 variance, "), "{out}");
+    assert!(out.contains(" currency_mismatch\n"), "{out}");
     assert!(
         out.contains("snapshot #1") && !out.contains("snapshot #3"),
         "{out}"
@@ -179,7 +184,7 @@ fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
         vec![
             ("strict_recon", "fail"),
             ("lenient_recon", "error"),
-            ("lenient_recon", "pass")
+            ("lenient_recon", "warn")
         ]
     );
     let db = env.db.clone();
@@ -198,6 +203,13 @@ fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
         findings
             .iter()
             .any(|f| f.code == "variance" && f.old.is_some() && f.new.is_some())
+    );
+    // Regression (issue 7): EUR against USD is a finding naming both currencies.
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.code == "currency_mismatch" && f.detail == "old EUR, new USD"),
+        "{findings:?}"
     );
     let o = env.run(&["history", "verify"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

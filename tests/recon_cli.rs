@@ -223,3 +223,66 @@ fn gen_recon_writes_reconcilable_files() {
     assert!(e.contains("rows: old 2000"), "{e}");
     assert!(e.contains("unmapped 0"), "{e}");
 }
+
+/// Regression: `recon` treated 100 EUR and 100 USD as a match and summed duplicate keys
+/// across currencies.
+#[test]
+fn currency_mismatch_in_recon_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = format!(
+        "{H}a,2026-01-01,ftd_amount,100,EUR\na,2026-01-02,ftd_amount,60,EUR\na,2026-01-02,ftd_amount,40,USD\na,2026-01-01,clicks_gross,7,\n"
+    );
+    let new = format!(
+        "{H}a,2026-01-01,ftd_amount,100,USD\na,2026-01-02,ftd_amount,100,EUR\na,2026-01-01,clicks_gross,7,\n"
+    );
+    let (o, findings) = recon(dir.path(), &old, &new, None, &["--abs", "0"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let mut lines: Vec<&str> = findings.lines().collect();
+    lines[1..].sort();
+    assert_eq!(
+        lines,
+        [
+            "partner_id,day,metric,old_value,new_value,status",
+            "a,2026-01-01,ftd_amount,100,100,currency_mismatch",
+            "a,2026-01-02,ftd_amount,,100,currency_mismatch",
+        ]
+    );
+    let e = stderr(&o);
+    for line in [
+        "currency mismatch a,2026-01-01,ftd_amount: old EUR, new USD",
+        "currency mismatch a,2026-01-02,ftd_amount: old EUR and USD, new EUR",
+        "duplicate key a,2026-01-02,ftd_amount (2 rows, summed)",
+        "match 1 within_tolerance 0 variance 0 only_old 0 only_new 0 currency_mismatch 2",
+        "outcome: fail (0 variance, 0 only_old, 0 only_new, 2 currency_mismatch)",
+    ] {
+        assert!(e.contains(line), "{line}\n{e}");
+    }
+}
+
+/// Regression: summing duplicate keys overflowed `Decimal` silently (it saturated); now
+/// it is an unreadable input (exit 2) naming the file, the rows and the key, and the
+/// findings file is left as it was.
+#[test]
+fn overflow_in_sums_in_recon_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let max = "79228162514264337593543950335";
+    std::fs::write(dir.path().join("findings.csv"), "earlier findings\n").unwrap();
+    let old = format!("{H}a,2026-01-01,ftd_amount,{max},EUR\na,2026-01-01,ftd_amount,0.5,EUR\n");
+    let new = format!("{H}a,2026-01-01,ftd_amount,1,EUR\n");
+    let (o, findings) = recon(dir.path(), &old, &new, None, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: {}:2: the rows of a,2026-01-01,ftd_amount EUR sum beyond the decimal range\n",
+            dir.path().join("old.csv").display()
+        )
+    );
+    assert_eq!(findings, "earlier findings\n");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}

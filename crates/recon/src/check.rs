@@ -92,6 +92,17 @@ impl Thresholds {
     }
 }
 
+/// A decimal computation whose result is beyond the decimal range
+/// (±79,228,162,514,264,337,593,543,950,335): the check result is `error`, naming where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("beyond the decimal range (±79228162514264337593543950335)")]
+pub struct Overflow;
+
+/// `Some` or [`Overflow`]: for chains of `checked_*` decimal operations.
+pub(crate) fn fits(v: Option<Decimal>) -> Result<Decimal, Overflow> {
+    v.ok_or(Overflow)
+}
+
 /// The worse of two outcomes for pass/warn/fail.
 pub fn worst(a: Outcome, b: Outcome) -> Outcome {
     let rank = |o: Outcome| match o {

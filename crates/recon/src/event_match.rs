@@ -1,12 +1,14 @@
 //! `event_match`: event-level matching between the systems by click, order or player id,
 //! to drill into an aggregate variance: missing in new, missing in old, amount differs,
-//! status differs, attributed to another partner.
+//! status differs, attributed to another partner, and amounts in different currencies
+//! (`currency_mismatch`: never compared as if they were in one).
 
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
 use crate::check::{CheckResult, Finding, Thresholds};
+use crate::csvrecon::currency_detail;
 use crate::model::Event;
 
 /// Which id pairs an old event with a new one.
@@ -40,7 +42,8 @@ pub struct EventMatchConfig {
     pub thresholds: Thresholds,
 }
 
-/// Events are canonical (partners mapped, amounts in one currency).
+/// Events are canonical (partners mapped). Amounts are compared when both sides carry
+/// one in the same currency; in different currencies the pair is a `currency_mismatch`.
 pub fn event_match(old: &[Event], new: &[Event], cfg: &EventMatchConfig) -> CheckResult {
     if old.is_empty() || new.is_empty() {
         return CheckResult::inconclusive("a system has no events");
@@ -65,9 +68,25 @@ pub fn event_match(old: &[Event], new: &[Event], cfg: &EventMatchConfig) -> Chec
             findings.push(Finding::new("missing_in_new", k, "").values(oe.amount, None));
             continue;
         };
-        let diff = (ne.amount.unwrap_or_default() - oe.amount.unwrap_or_default()).abs();
-        if ne.amount.is_some() != oe.amount.is_some() || diff > cfg.amount_tolerance {
-            findings.push(Finding::new("amount_differs", k, "").values(oe.amount, ne.amount));
+        match (oe.amount, ne.amount) {
+            (Some(_), Some(_)) if oe.currency != ne.currency => {
+                let cur = |e: &Event| vec![e.currency.clone().unwrap_or_default()];
+                findings.push(
+                    Finding::new("currency_mismatch", k, currency_detail(&cur(oe), &cur(ne)))
+                        .values(oe.amount, ne.amount),
+                );
+            }
+            (Some(a), Some(b)) => {
+                // A difference beyond the decimal range exceeds any tolerance.
+                if b.checked_sub(a)
+                    .is_none_or(|d| d.abs() > cfg.amount_tolerance)
+                {
+                    findings
+                        .push(Finding::new("amount_differs", k, "").values(oe.amount, ne.amount));
+                }
+            }
+            (None, None) => {}
+            _ => findings.push(Finding::new("amount_differs", k, "").values(oe.amount, ne.amount)),
         }
         if ne.status != oe.status {
             findings.push(Finding::new(
@@ -166,5 +185,34 @@ mod tests {
             assert_eq!(r.count(code), n, "{code}");
         }
         assert_eq!(event_match(&old, &old, &cfg).outcome, Outcome::Pass);
+    }
+
+    /// Regression: an old and a new event with 100 EUR and 100 USD matched.
+    #[test]
+    fn currency_mismatch_is_a_finding() {
+        use EventStatus::*;
+        let old = [ev("c1", "A", 100, Approved), ev("c2", "A", 5, Approved)];
+        let mut usd = ev("c1", "A", 100, Approved);
+        usd.currency = Some("USD".into());
+        let new = [usd, ev("c2", "A", 5, Approved)];
+        let cfg = EventMatchConfig {
+            thresholds: Thresholds::STRICT,
+            ..EventMatchConfig::default()
+        };
+        let r = event_match(&old, &new, &cfg);
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert_eq!(r.findings.len(), 1);
+        let f = &r.findings[0];
+        assert_eq!(
+            (f.code, f.subject.as_str(), f.detail.as_str()),
+            ("currency_mismatch", "purchase:c1", "old EUR, new USD")
+        );
+        // Amounts whose difference is beyond the decimal range differ, without a panic.
+        let mut a = ev("c1", "A", 0, Approved);
+        a.amount = Some(Decimal::MAX);
+        let mut b = ev("c1", "A", 0, Approved);
+        b.amount = Some(Decimal::MIN);
+        let r = event_match(&[a], &[b], &cfg);
+        assert_eq!(r.findings[0].code, "amount_differs");
     }
 }

@@ -77,7 +77,19 @@ pub fn generate(
 ) -> io::Result<GenStats> {
     let partners = spec.partners.max(1);
     let metrics = Metric::ALL.len() as u64;
-    let days = spec.rows.div_ceil(partners as u64 * metrics).max(1) as u32;
+    // Days are written as YYYY-MM-DD from 2026 on (twice the span: the shifted partner and
+    // the extra rows); more than a million would leave that range.
+    let days = spec.rows.div_ceil(partners as u64 * metrics).max(1);
+    if days > 1_000_000 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} rows over {partners} partners need {days} days; at most 1,000,000 (use more partners)",
+                spec.rows
+            ),
+        ));
+    }
+    let days = days as u32;
     let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
     let day_str: Vec<String> = (0..2 * days + 2)
         .map(|d| (start + chrono::Days::new(d as u64)).to_string())

@@ -1,7 +1,8 @@
 //! Mapping rows into one canonical vocabulary before comparing: partner id crosswalk (1:1,
 //! N:1 merges, 1:N splits by date), metric label mapping, currency conversion with a named
 //! rate table, and re-bucketing events into the days of a named time zone. Whatever has no
-//! mapping becomes an `unmapped` finding; nothing is dropped silently.
+//! mapping becomes an `unmapped` finding; nothing is dropped silently. A conversion or sum
+//! beyond the decimal range is an error naming the row or key.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,7 +10,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-use crate::check::Finding;
+use crate::check::{Finding, Overflow};
 use crate::model::{Aggregate, Event, EventStatus, EventType, Metric, System};
 
 /// One crosswalk line: `system`'s id `external` is canonical partner `canonical` from
@@ -134,8 +135,15 @@ impl RateTable {
             .map(|(_, r)| *r)
     }
 
-    pub fn convert(&self, amount: Decimal, currency: &str, day: NaiveDate) -> Option<Decimal> {
-        self.get(currency, day).map(|r| amount * r)
+    /// `None`: no rate; `Some(Err)`: the converted amount is beyond the decimal range.
+    pub fn convert(
+        &self,
+        amount: Decimal,
+        currency: &str,
+        day: NaiveDate,
+    ) -> Option<Result<Decimal, Overflow>> {
+        self.get(currency, day)
+            .map(|r| amount.checked_mul(r).ok_or(Overflow))
     }
 }
 
@@ -149,7 +157,8 @@ pub struct Normaliser<'a> {
 impl Normaliser<'_> {
     /// Maps partners and converts money; unmapped partners and unconvertible currencies
     /// become findings and the row is kept out of the comparison (reported, not lost).
-    pub fn aggregates(&self, rows: &[Aggregate]) -> (Vec<Aggregate>, Vec<Finding>) {
+    /// `Err` names a row whose converted value is beyond the decimal range.
+    pub fn aggregates(&self, rows: &[Aggregate]) -> Result<(Vec<Aggregate>, Vec<Finding>), String> {
         let mut out = Vec::with_capacity(rows.len());
         let mut findings = Vec::new();
         for r in rows {
@@ -174,9 +183,15 @@ impl Normaliser<'_> {
             row.partner = partner.to_owned();
             if let (Some(rates), true, Some(cur)) = (self.rates, r.metric.is_money(), &r.currency) {
                 match rates.convert(r.value, cur, r.day) {
-                    Some(v) => {
+                    Some(Ok(v)) => {
                         row.value = v;
                         row.currency = Some(rates.base.clone());
+                    }
+                    Some(Err(e)) => {
+                        return Err(format!(
+                            "{} {},{},{}: {} {cur} converted at rate table \"{}\" is {e}",
+                            self.system, r.partner, r.day, r.metric, r.value, rates.name
+                        ));
                     }
                     None => {
                         findings.push(Finding::new(
@@ -193,13 +208,14 @@ impl Normaliser<'_> {
             }
             out.push(row);
         }
-        (out, findings)
+        Ok((out, findings))
     }
 }
 
 /// Re-buckets events into daily aggregates by their occurrence day in `tz`: counts per
-/// event type and amount sums for money-bearing types. Rejected events are left out.
-pub fn rebucket(events: &[Event], tz: Tz) -> Vec<Aggregate> {
+/// event type and amount sums for money-bearing types (per currency). Rejected events are
+/// left out. `Err` names a key whose sum is beyond the decimal range.
+pub fn rebucket(events: &[Event], tz: Tz) -> Result<Vec<Aggregate>, String> {
     let mut sums: BTreeMap<(String, NaiveDate, Metric, Option<String>), Decimal> = BTreeMap::new();
     for e in events {
         if e.status == EventStatus::Rejected {
@@ -219,16 +235,29 @@ pub fn rebucket(events: &[Event], tz: Tz) -> Vec<Aggregate> {
             EventType::Commission => (None, Some(Metric::Commission)),
             _ => (None, None),
         };
+        let mut add = |key: (String, NaiveDate, Metric, Option<String>), v: Decimal| {
+            let metric = key.2;
+            let sum = sums.entry(key).or_default();
+            match sum.checked_add(v) {
+                Some(s) => {
+                    *sum = s;
+                    Ok(())
+                }
+                None => Err(format!(
+                    "{partner},{day},{metric}: the sum of its events up to event {} is {Overflow}",
+                    e.id
+                )),
+            }
+        };
         if let Some(m) = count {
-            *sums.entry((partner.clone(), day, m, None)).or_default() += Decimal::ONE;
+            add((partner.clone(), day, m, None), Decimal::ONE)?;
         }
         if let (Some(m), Some(a)) = (amount, e.amount) {
-            *sums
-                .entry((partner.clone(), day, m, e.currency.clone()))
-                .or_default() += a;
+            add((partner.clone(), day, m, e.currency.clone()), a)?;
         }
     }
-    sums.into_iter()
+    Ok(sums
+        .into_iter()
         .map(|((partner, day, metric, currency), value)| Aggregate {
             partner,
             day,
@@ -238,7 +267,7 @@ pub fn rebucket(events: &[Event], tz: Tz) -> Vec<Aggregate> {
             link: None,
             coupon: None,
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -337,7 +366,7 @@ mod tests {
             link: None,
             coupon: None,
         };
-        let (rows, findings) = n.aggregates(&[row("USD"), row("GBP")]);
+        let (rows, findings) = n.aggregates(&[row("USD"), row("GBP")]).unwrap();
         assert_eq!(rows[0].value, Decimal::from(92));
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].code, "unmapped_currency");
@@ -347,7 +376,7 @@ mod tests {
             crosswalk: &none,
             rates: None,
         };
-        let (rows, findings) = n.aggregates(&[row("EUR")]);
+        let (rows, findings) = n.aggregates(&[row("EUR")]).unwrap();
         assert!(rows.is_empty());
         assert_eq!(findings[0].code, "unmapped_partner");
     }
@@ -370,12 +399,56 @@ mod tests {
             currency: Some("EUR".into()),
         };
         // 23:30 UTC is already Jan 2 in Berlin.
-        let rows = rebucket(&[ev(10), ev(23)], chrono_tz::Europe::Berlin);
+        let rows = rebucket(&[ev(10), ev(23)], chrono_tz::Europe::Berlin).unwrap();
         let ftd: Vec<_> = rows
             .iter()
             .filter(|r| r.metric == Metric::FtdCount)
             .collect();
         assert_eq!(ftd.len(), 2);
         assert_eq!(ftd[1].day, day("2026-01-02"));
+    }
+
+    /// Regression: `amount * rate` and the re-bucketed sums panicked on overflow.
+    #[test]
+    fn overflow_in_conversion_and_sums_is_an_error_naming_the_row() {
+        let rates = RateTable::new("ecb", "EUR").rate("USD", day("2026-01-01"), Decimal::from(2));
+        let x = PartnerCrosswalk::default().with_identity(System::New);
+        let n = Normaliser {
+            system: System::New,
+            crosswalk: &x,
+            rates: Some(&rates),
+        };
+        let row = Aggregate {
+            partner: "p".into(),
+            day: day("2026-01-05"),
+            metric: Metric::FtdAmount,
+            value: Decimal::MAX,
+            currency: Some("USD".into()),
+            link: None,
+            coupon: None,
+        };
+        assert_eq!(
+            n.aggregates(&[row]).unwrap_err(),
+            "new p,2026-01-05,ftd_amount: 79228162514264337593543950335 USD converted at rate table \"ecb\" is beyond the decimal range (±79228162514264337593543950335)"
+        );
+        let ev = |id: &str| Event {
+            id: id.into(),
+            kind: EventType::Deposit,
+            occurred_at: Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).unwrap(),
+            recorded_at: None,
+            status: EventStatus::Approved,
+            partner: Some("p".into()),
+            link: None,
+            coupon: None,
+            customer: None,
+            click_id: None,
+            order_id: None,
+            amount: Some(Decimal::MAX),
+            currency: Some("EUR".into()),
+        };
+        assert_eq!(
+            rebucket(&[ev("e1"), ev("e2")], chrono_tz::UTC).unwrap_err(),
+            "p,2026-01-01,deposits_amount: the sum of its events up to event e2 is beyond the decimal range (±79228162514264337593543950335)"
+        );
     }
 }

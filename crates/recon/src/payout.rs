@@ -1,12 +1,14 @@
 //! `payout`: recompute commission from the deal terms — CPA with a qualification baseline,
 //! RevShare tiers (whole-band or marginal), hybrid, negative carryover with a cap, and the
-//! sub-partner override — and compare three ways: recomputed vs old vs new.
+//! sub-partner override — and compare three ways: recomputed vs old vs new. All arithmetic
+//! is checked: a recomputation beyond the decimal range makes the result `error`, naming
+//! the partner.
 
 use chrono::NaiveDate;
 use cutover_plan::Outcome;
 use rust_decimal::Decimal;
 
-use crate::check::{CheckResult, Finding, worst};
+use crate::check::{CheckResult, Finding, Overflow, fits, worst};
 use crate::model::{Cpa, Deal, RevShare, TierMode};
 
 /// One referred player as CPA sees them.
@@ -49,8 +51,11 @@ pub fn cpa_verdict(cpa: &Cpa, p: &CpaPlayer, as_of: NaiveDate) -> CpaVerdict {
     {
         return CpaVerdict::BelowBaseline;
     }
-    let hold = b.hold_days.unwrap_or(0) as i64;
-    let hold_end = ftd + chrono::Days::new(hold as u64);
+    let hold = u64::from(b.hold_days.unwrap_or(0));
+    // A hold ending beyond the last representable day never ends.
+    let hold_end = ftd
+        .checked_add_days(chrono::Days::new(hold))
+        .unwrap_or(NaiveDate::MAX);
     match p.reversed_on {
         Some(r) if r <= hold_end => CpaVerdict::FailedHold,
         _ if as_of < hold_end => CpaVerdict::OnHold,
@@ -59,12 +64,16 @@ pub fn cpa_verdict(cpa: &Cpa, p: &CpaPlayer, as_of: NaiveDate) -> CpaVerdict {
 }
 
 /// CPA commission: `amount` × players whose verdict is `Paid`.
-pub fn cpa_commission(cpa: &Cpa, players: &[CpaPlayer], as_of: NaiveDate) -> Decimal {
+pub fn cpa_commission(
+    cpa: &Cpa,
+    players: &[CpaPlayer],
+    as_of: NaiveDate,
+) -> Result<Decimal, Overflow> {
     let paid = players
         .iter()
         .filter(|p| cpa_verdict(cpa, p, as_of) == CpaVerdict::Paid)
         .count();
-    cpa.amount * Decimal::from(paid)
+    fits(cpa.amount.checked_mul(Decimal::from(paid)))
 }
 
 /// A jurisdiction's NGR formula: NGR = ggr_factor × GGR − bonus − payment_fee × (deposits +
@@ -93,17 +102,28 @@ impl NgrFormula {
         bonus: Decimal,
         deposits: Decimal,
         withdrawals: Decimal,
-    ) -> Decimal {
-        self.ggr_factor * ggr - bonus - self.payment_fee * (deposits + withdrawals) - self.admin_fee
+    ) -> Result<Decimal, Overflow> {
+        let gross = fits(self.ggr_factor.checked_mul(ggr))?;
+        let fee = fits(
+            deposits
+                .checked_add(withdrawals)
+                .and_then(|p| self.payment_fee.checked_mul(p)),
+        )?;
+        fits(
+            gross
+                .checked_sub(bonus)
+                .and_then(|n| n.checked_sub(fee))
+                .and_then(|n| n.checked_sub(self.admin_fee)),
+        )
     }
 }
 
 /// RevShare on a base (NGR or FTD count picks the band; the rate applies to `ngr`).
 /// Whole-band: all of `ngr` at the rate of the band `basis_value` falls in. Marginal: each
 /// slice of `ngr` at its own band's rate (bands measured on NGR). Negative NGR earns 0.
-pub fn revshare(rs: &RevShare, ngr: Decimal, basis_value: Decimal) -> Decimal {
+pub fn revshare(rs: &RevShare, ngr: Decimal, basis_value: Decimal) -> Result<Decimal, Overflow> {
     if ngr <= Decimal::ZERO || rs.tiers.is_empty() {
-        return Decimal::ZERO;
+        return Ok(Decimal::ZERO);
     }
     match rs.mode {
         TierMode::WholeBand => {
@@ -112,7 +132,10 @@ pub fn revshare(rs: &RevShare, ngr: Decimal, basis_value: Decimal) -> Decimal {
                 .iter()
                 .find(|t| t.up_to.is_none_or(|u| basis_value <= u))
                 .or(rs.tiers.last());
-            tier.map_or(Decimal::ZERO, |t| ngr * t.rate)
+            match tier {
+                Some(t) => fits(ngr.checked_mul(t.rate)),
+                None => Ok(Decimal::ZERO),
+            }
         }
         TierMode::Marginal => {
             let mut total = Decimal::ZERO;
@@ -120,14 +143,15 @@ pub fn revshare(rs: &RevShare, ngr: Decimal, basis_value: Decimal) -> Decimal {
             for t in &rs.tiers {
                 let upper = t.up_to.map_or(ngr, |u| u.min(ngr));
                 if upper > lower {
-                    total += (upper - lower) * t.rate;
+                    let slice = fits(upper.checked_sub(lower).and_then(|s| s.checked_mul(t.rate)))?;
+                    total = fits(total.checked_add(slice))?;
                 }
                 match t.up_to {
                     Some(u) if u < ngr => lower = u,
                     _ => break,
                 }
             }
-            total
+            Ok(total)
         }
     }
 }
@@ -152,15 +176,19 @@ pub struct Carry {
 
 /// Commission for one period under a deal: CPA part + RevShare part (after negative
 /// carryover) + override on subs. Returns the commission and the carry for next period.
-pub fn commission(deal: &Deal, period: &PeriodStats, carry: Carry) -> (Decimal, Carry) {
+pub fn commission(
+    deal: &Deal,
+    period: &PeriodStats,
+    carry: Carry,
+) -> Result<(Decimal, Carry), Overflow> {
     let mut total = Decimal::ZERO;
     if let Some(cpa) = &deal.cpa {
-        total += cpa.amount * Decimal::from(period.qualified_ftd);
+        total = fits(cpa.amount.checked_mul(Decimal::from(period.qualified_ftd)))?;
     }
     let mut next = Carry::default();
     if let Some(rs) = &deal.revshare {
         let base = if deal.negative_carryover {
-            period.ngr + carry.negative
+            fits(period.ngr.checked_add(carry.negative))?
         } else {
             period.ngr
         };
@@ -175,27 +203,25 @@ pub fn commission(deal: &Deal, period: &PeriodStats, carry: Carry) -> (Decimal, 
             crate::model::TierBasis::NetRevenue => base,
             crate::model::TierBasis::FtdCount => Decimal::from(period.ftd_count),
         };
-        total += revshare(rs, base, basis);
+        total = fits(total.checked_add(revshare(rs, base, basis)?))?;
     }
     if let Some(share) = deal.sub_override {
-        total += period
-            .sub_revshare
-            .iter()
-            .map(|c| *c * share)
-            .sum::<Decimal>();
+        for c in &period.sub_revshare {
+            total = fits(c.checked_mul(share).and_then(|o| total.checked_add(o)))?;
+        }
     }
-    (total, next)
+    Ok((total, next))
 }
 
 /// Commission over consecutive periods, carrying negative NGR forward.
-pub fn commission_series(deal: &Deal, periods: &[PeriodStats]) -> Vec<Decimal> {
+pub fn commission_series(deal: &Deal, periods: &[PeriodStats]) -> Result<Vec<Decimal>, Overflow> {
     let mut carry = Carry::default();
     periods
         .iter()
         .map(|p| {
-            let (c, next) = commission(deal, p, carry);
+            let (c, next) = commission(deal, p, carry)?;
             carry = next;
-            c
+            Ok(c)
         })
         .collect()
 }
@@ -239,7 +265,20 @@ pub fn check(cases: &[PayoutCase], cfg: &PayoutConfig) -> CheckResult {
     let mut outcome = Outcome::Pass;
     let mut findings = Vec::new();
     for c in cases {
-        let Some(expected) = commission_series(&c.deal, &c.periods).last().copied() else {
+        let series = match commission_series(&c.deal, &c.periods) {
+            Ok(s) => s,
+            Err(e) => {
+                return CheckResult::new(
+                    Outcome::Error,
+                    format!(
+                        "partner {}: the recomputed commission is {e}; nothing was compared",
+                        c.deal.partner
+                    ),
+                    Vec::new(),
+                );
+            }
+        };
+        let Some(expected) = series.last().copied() else {
             findings.push(Finding::new(
                 "no_period",
                 &c.deal.partner,
@@ -248,7 +287,13 @@ pub fn check(cases: &[PayoutCase], cfg: &PayoutConfig) -> CheckResult {
             outcome = worst(outcome, Outcome::Warn);
             continue;
         };
-        let off = |v: Option<Decimal>| v.is_none_or(|v| (v - expected).abs() > cfg.tolerance);
+        // A difference beyond the decimal range exceeds any tolerance.
+        let off = |v: Option<Decimal>| {
+            v.is_none_or(|v| {
+                v.checked_sub(expected)
+                    .is_none_or(|d| d.abs() > cfg.tolerance)
+            })
+        };
         let (old_off, new_off) = (off(c.old), off(c.new));
         let code = match (old_off, new_off) {
             (false, false) => continue,
@@ -370,7 +415,7 @@ mod tests {
                 },
             })
             .collect();
-        assert_eq!(cpa_commission(&cpa, &players, day(30)), dec("3600"));
+        assert_eq!(cpa_commission(&cpa, &players, day(30)), Ok(dec("3600")));
         assert_eq!(
             cpa_verdict(&cpa, &players[0], day(30)),
             CpaVerdict::BelowBaseline
@@ -390,9 +435,11 @@ mod tests {
             payment_fee: dec("0.10"),
             admin_fee: Decimal::ZERO,
         };
-        let ngr = f.ngr(dec("10000"), dec("1500"), dec("12000"), dec("8000"));
+        let ngr = f
+            .ngr(dec("10000"), dec("1500"), dec("12000"), dec("8000"))
+            .unwrap();
         assert_eq!(ngr, dec("4850"));
-        assert_eq!(revshare(&flat("0.30"), ngr, ngr), dec("1455"));
+        assert_eq!(revshare(&flat("0.30"), ngr, ngr), Ok(dec("1455")));
     }
 
     /// DOMAIN.md: March NGR -10,000, April +15,000 at 30% -> 1,500 (4,500 without carryover).
@@ -410,12 +457,18 @@ mod tests {
                 ..PeriodStats::default()
             },
         ];
-        assert_eq!(commission_series(&d, &periods), vec![dec("0"), dec("4500")]);
+        assert_eq!(
+            commission_series(&d, &periods),
+            Ok(vec![dec("0"), dec("4500")])
+        );
         d.negative_carryover = true;
-        assert_eq!(commission_series(&d, &periods), vec![dec("0"), dec("1500")]);
+        assert_eq!(
+            commission_series(&d, &periods),
+            Ok(vec![dec("0"), dec("1500")])
+        );
         // A cap of 4,000 limits what carries: (15,000 - 4,000) x 30% = 3,300.
         d.carryover_cap = Some(dec("4000"));
-        assert_eq!(commission_series(&d, &periods)[1], dec("3300"));
+        assert_eq!(commission_series(&d, &periods).unwrap()[1], dec("3300"));
     }
 
     /// DOMAIN.md: tiers 25% to 20k, 30% to 50k, 35% above, NGR 60k: whole-band 21,000;
@@ -425,18 +478,21 @@ mod tests {
         let ngr = dec("60000");
         assert_eq!(
             revshare(&tiers(TierMode::WholeBand), ngr, ngr),
-            dec("21000")
+            Ok(dec("21000"))
         );
-        assert_eq!(revshare(&tiers(TierMode::Marginal), ngr, ngr), dec("17500"));
+        assert_eq!(
+            revshare(&tiers(TierMode::Marginal), ngr, ngr),
+            Ok(dec("17500"))
+        );
         // Inside the first band both modes agree.
         let small = dec("10000");
         assert_eq!(
             revshare(&tiers(TierMode::Marginal), small, small),
-            dec("2500")
+            Ok(dec("2500"))
         );
         assert_eq!(
             revshare(&tiers(TierMode::WholeBand), small, small),
-            dec("2500")
+            Ok(dec("2500"))
         );
     }
 
@@ -454,7 +510,7 @@ mod tests {
             qualified_ftd: 20,
             ..PeriodStats::default()
         };
-        assert_eq!(commission(&d, &p, Carry::default()).0, dec("2200"));
+        assert_eq!(commission(&d, &p, Carry::default()).unwrap().0, dec("2200"));
     }
 
     /// DOMAIN.md: sub-partner override 5% of the sub's revshare commission ($2,000) -> $100.
@@ -466,7 +522,7 @@ mod tests {
             sub_revshare: vec![dec("2000")],
             ..PeriodStats::default()
         };
-        assert_eq!(commission(&d, &p, Carry::default()).0, dec("100"));
+        assert_eq!(commission(&d, &p, Carry::default()).unwrap().0, dec("100"));
     }
 
     #[test]
@@ -499,5 +555,77 @@ mod tests {
         let r = check(&[case("1", "2")], &cfg);
         assert_eq!(r.findings[0].code, "both_differ");
         assert_eq!(check(&[], &cfg).outcome, Outcome::Inconclusive);
+    }
+
+    /// Regression: payout sums overflowed `Decimal` (a panic in `+` and `*`); now the
+    /// result is `error` naming the partner.
+    #[test]
+    fn overflow_in_sums_is_an_error_naming_the_partner() {
+        let max = Decimal::MAX;
+        let mut d = deal();
+        d.revshare = Some(flat("2"));
+        d.sub_override = Some(dec("1"));
+        let p = PeriodStats {
+            ngr: max,
+            ..PeriodStats::default()
+        };
+        assert_eq!(commission(&d, &p, Carry::default()), Err(Overflow));
+        let p = PeriodStats {
+            sub_revshare: vec![max, max],
+            ..PeriodStats::default()
+        };
+        d.revshare = None;
+        assert_eq!(commission(&d, &p, Carry::default()), Err(Overflow));
+        let f = NgrFormula::default();
+        assert_eq!(f.ngr(max, -max, dec("0"), dec("0")), Err(Overflow));
+        let r = check(
+            &[PayoutCase {
+                deal: d.clone(),
+                periods: vec![p],
+                old: Some(dec("1")),
+                new: Some(dec("1")),
+            }],
+            &PayoutConfig::default(),
+        );
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(
+            r.reason,
+            "partner p: the recomputed commission is beyond the decimal range (±79228162514264337593543950335); nothing was compared"
+        );
+        // Reported values far from the recomputation: a difference beyond the range
+        // still differs.
+        let mut d = deal();
+        d.revshare = Some(flat("1"));
+        let r = check(
+            &[PayoutCase {
+                deal: d,
+                periods: vec![PeriodStats {
+                    ngr: max,
+                    ..PeriodStats::default()
+                }],
+                old: Some(-max),
+                new: Some(max),
+            }],
+            &PayoutConfig::default(),
+        );
+        assert_eq!(r.findings[0].code, "old_differs");
+        // A hold that would end after the last representable day never ends.
+        let cpa = Cpa {
+            amount: dec("1"),
+            baseline: CpaBaseline {
+                hold_days: Some(u32::MAX),
+                ..CpaBaseline::default()
+            },
+        };
+        let late = NaiveDate::MAX.pred_opt().unwrap();
+        let player = CpaPlayer {
+            id: "x".into(),
+            registered: late,
+            ftd_day: Some(late),
+            deposits: dec("1"),
+            wagering: dec("0"),
+            reversed_on: None,
+        };
+        assert_eq!(cpa_verdict(&cpa, &player, late), CpaVerdict::OnHold);
     }
 }

@@ -3,6 +3,10 @@
 //! per-metric tolerances — absolute, relative, and a rounding allowance per aggregated
 //! row — and warn/fail thresholds by count and by money impact.
 //!
+//! A money key whose sides carry different currencies, or whose rows on one side do, is a
+//! `currency_mismatch` finding (counted like a variance), never compared or summed across
+//! currencies. A sum beyond the decimal range makes the result `error`, naming the key.
+//!
 //! For two big CSV exports use [`crate::csvrecon`], which implements the same rule
 //! (without per-metric tolerances) as a streaming, partitioned join.
 
@@ -51,6 +55,7 @@ impl ReconcileConfig {
 
 /// The status of one key.
 pub use crate::csvrecon::KeyStatus;
+use crate::csvrecon::currency_detail;
 
 type Key = (String, NaiveDate, Metric, Option<String>, Option<String>);
 
@@ -65,8 +70,35 @@ fn key_text(k: &Key) -> String {
     s
 }
 
-fn sum(rows: &[Aggregate], cfg: &ReconcileConfig) -> BTreeMap<Key, (Decimal, u32)> {
-    let mut m: BTreeMap<Key, (Decimal, u32)> = BTreeMap::new();
+/// One key's rows on one side.
+#[derive(Debug, Default)]
+struct Sum {
+    value: Decimal,
+    rows: u32,
+    /// The distinct currencies of its money rows (`None`: a row without one).
+    currencies: Vec<Option<String>>,
+    /// The sum left the decimal range.
+    overflow: bool,
+}
+
+impl Sum {
+    fn mixed(&self) -> bool {
+        self.currencies.len() > 1
+    }
+
+    fn currency_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .currencies
+            .iter()
+            .map(|c| c.clone().unwrap_or_default())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn sum(rows: &[Aggregate], cfg: &ReconcileConfig) -> BTreeMap<Key, Sum> {
+    let mut m: BTreeMap<Key, Sum> = BTreeMap::new();
     for r in rows {
         if !cfg.only.is_empty() && !cfg.only.contains(&r.metric) {
             continue;
@@ -79,23 +111,44 @@ fn sum(rows: &[Aggregate], cfg: &ReconcileConfig) -> BTreeMap<Key, (Decimal, u32
             r.coupon.clone().filter(|_| cfg.by_coupon),
         );
         let e = m.entry(k).or_default();
-        e.0 += r.value;
-        e.1 += 1;
+        match e.value.checked_add(r.value) {
+            Some(v) => e.value = v,
+            None => e.overflow = true,
+        }
+        e.rows = e.rows.saturating_add(1);
+        // Counts carry no currency: only money is in one.
+        let cur = if r.metric.is_money() {
+            r.currency.clone()
+        } else {
+            None
+        };
+        if !e.currencies.contains(&cur) {
+            e.currencies.push(cur);
+        }
     }
     m
 }
 
-/// The status of one key under a tolerance.
-pub fn status(old: Decimal, new: Decimal, t: MetricTolerance, rows: u32) -> KeyStatus {
+/// The status of one key under a tolerance; `None` when it cannot be decided within the
+/// decimal range (the difference and the allowance both beyond it; when only the
+/// difference is, it is a variance).
+pub fn status(old: Decimal, new: Decimal, t: MetricTolerance, rows: u32) -> Option<KeyStatus> {
     if old == new {
-        return KeyStatus::Match;
+        return Some(KeyStatus::Match);
     }
-    let allowed = (t.abs + t.rounding_per_row * Decimal::from(rows)).max(t.rel * old.abs());
-    if (new - old).abs() <= allowed {
-        KeyStatus::WithinTolerance
-    } else {
-        KeyStatus::Variance
-    }
+    // An allowance beyond the range is larger than any difference within it.
+    let allowed = t
+        .rounding_per_row
+        .checked_mul(Decimal::from(rows))
+        .and_then(|r| t.abs.checked_add(r))
+        .and_then(|a| t.rel.checked_mul(old.abs()).map(|r| a.max(r)));
+    let status = match (new.checked_sub(old).map(|d| d.abs()), allowed) {
+        (Some(diff), Some(allowed)) if diff > allowed => KeyStatus::Variance,
+        (Some(_), _) => KeyStatus::WithinTolerance,
+        (None, Some(_)) => KeyStatus::Variance,
+        (None, None) => return None,
+    };
+    Some(status)
 }
 
 /// Compares canonical (already mapped) rows. `unmapped` are the mapping stage's findings;
@@ -116,29 +169,75 @@ pub fn reconcile(
     let mut findings = unmapped;
     let mut counts: BTreeMap<KeyStatus, u64> = BTreeMap::new();
     let mut money = Decimal::ZERO;
-    let mut push = |k: &Key, s: KeyStatus, ov: Option<Decimal>, nv: Option<Decimal>| {
+    let beyond = |what: String| {
+        CheckResult::new(
+            Outcome::Error,
+            format!("{what} beyond the decimal range; nothing was compared"),
+            Vec::new(),
+        )
+    };
+    let keys: std::collections::BTreeSet<&Key> = o.keys().chain(n.keys()).collect();
+    for k in keys {
+        let (os, ns) = (o.get(k), n.get(k));
+        for (side, s) in [("old", os), ("new", ns)] {
+            if let Some(s) = s
+                && s.overflow
+                && !s.mixed()
+            {
+                return beyond(format!(
+                    "the {side} rows of {} ({} rows) sum",
+                    key_text(k),
+                    s.rows
+                ));
+            }
+        }
+        let value = |s: Option<&Sum>| s.filter(|s| !s.mixed()).map(|s| s.value);
+        let (ov, nv) = (value(os), value(ns));
+        let mismatch = os.is_some_and(Sum::mixed)
+            || ns.is_some_and(Sum::mixed)
+            || matches!((os, ns), (Some(a), Some(b)) if a.currencies != b.currencies);
+        let s = match (os, ns) {
+            _ if mismatch => KeyStatus::CurrencyMismatch,
+            (Some(a), Some(b)) => {
+                match status(a.value, b.value, cfg.tolerance(k.2), a.rows.max(b.rows)) {
+                    Some(s) => s,
+                    None => {
+                        return beyond(format!(
+                            "the difference between old {} and new {} of {} is",
+                            a.value,
+                            b.value,
+                            key_text(k)
+                        ));
+                    }
+                }
+            }
+            (Some(_), None) => KeyStatus::OnlyOld,
+            _ => KeyStatus::OnlyNew,
+        };
         *counts.entry(s).or_default() += 1;
         if s == KeyStatus::Match {
-            return;
+            continue;
         }
-        if s != KeyStatus::WithinTolerance && k.2.is_money() {
-            money += (nv.unwrap_or_default() - ov.unwrap_or_default()).abs();
-        }
-        findings.push(Finding::new(s.as_str(), key_text(k), "").values(ov, nv));
-    };
-    for (k, (ov, orows)) in &o {
-        match n.get(k) {
-            Some((nv, nrows)) => {
-                let s = status(*ov, *nv, cfg.tolerance(k.2), (*orows).max(*nrows));
-                push(k, s, Some(*ov), Some(*nv));
+        // Amounts in different currencies have no difference to add up.
+        if s != KeyStatus::WithinTolerance && s != KeyStatus::CurrencyMismatch && k.2.is_money() {
+            let impact = nv
+                .unwrap_or_default()
+                .checked_sub(ov.unwrap_or_default())
+                .and_then(|d| money.checked_add(d.abs()));
+            match impact {
+                Some(m) => money = m,
+                None => return beyond(format!("the money impact up to {} is", key_text(k))),
             }
-            None => push(k, KeyStatus::OnlyOld, Some(*ov), None),
         }
-    }
-    for (k, (nv, _)) in &n {
-        if !o.contains_key(k) {
-            push(k, KeyStatus::OnlyNew, None, Some(*nv));
-        }
+        let detail = if s == KeyStatus::CurrencyMismatch {
+            currency_detail(
+                &os.map(Sum::currency_names).unwrap_or_default(),
+                &ns.map(Sum::currency_names).unwrap_or_default(),
+            )
+        } else {
+            String::new()
+        };
+        findings.push(Finding::new(s.as_str(), key_text(k), detail).values(ov, nv));
     }
     let bad = findings
         .iter()
@@ -154,12 +253,13 @@ pub fn reconcile(
     let outcome = worst(cfg.count.judge(bad), by_money);
     let c = |s: KeyStatus| counts.get(&s).copied().unwrap_or(0);
     let reason = format!(
-        "{} match, {} within tolerance, {} variance, {} only_old, {} only_new, {} unmapped; money impact {}",
+        "{} match, {} within tolerance, {} variance, {} only_old, {} only_new, {} currency_mismatch, {} unmapped; money impact {}",
         c(KeyStatus::Match),
         c(KeyStatus::WithinTolerance),
         c(KeyStatus::Variance),
         c(KeyStatus::OnlyOld),
         c(KeyStatus::OnlyNew),
+        c(KeyStatus::CurrencyMismatch),
         findings
             .iter()
             .filter(|f| f.code.starts_with("unmapped"))
@@ -248,5 +348,159 @@ mod tests {
         assert_eq!(r.outcome, Outcome::Fail);
         let r = reconcile(&[], &[row("b", Metric::ClicksGross, "1")], vec![], &cfg);
         assert_eq!(r.outcome, Outcome::Inconclusive);
+    }
+
+    fn money(p: &str, v: &str, cur: Option<&str>) -> Aggregate {
+        Aggregate {
+            currency: cur.map(Into::into),
+            ..row(p, Metric::FtdAmount, v)
+        }
+    }
+
+    /// Regression: 100 EUR and 100 USD on a key were a match in the reconcile check.
+    #[test]
+    fn currency_mismatch_in_reconcile_check() {
+        let cfg = ReconcileConfig {
+            count: Thresholds::STRICT,
+            ..ReconcileConfig::default()
+        };
+        let r = reconcile(
+            &[
+                money("a", "100", Some("EUR")),
+                row("a", Metric::ClicksGross, "3"),
+            ],
+            &[
+                money("a", "100", Some("USD")),
+                row("a", Metric::ClicksGross, "3"),
+            ],
+            vec![],
+            &cfg,
+        );
+        assert_eq!(r.outcome, Outcome::Fail, "{}", r.reason);
+        assert_eq!(r.count("currency_mismatch"), 1);
+        let f = &r.findings[0];
+        assert_eq!(f.subject, "a,2026-01-01,ftd_amount");
+        assert_eq!(f.detail, "old EUR, new USD");
+        assert_eq!(
+            (f.old, f.new),
+            (Some(Decimal::from(100)), Some(Decimal::from(100)))
+        );
+        assert_eq!(
+            r.reason,
+            "1 match, 0 within tolerance, 0 variance, 0 only_old, 0 only_new, 1 currency_mismatch, 0 unmapped; money impact 0"
+        );
+        // Counted like a variance against the thresholds.
+        let lenient = ReconcileConfig {
+            count: Thresholds {
+                warn_at: Some(1),
+                fail_at: Some(2),
+            },
+            ..ReconcileConfig::default()
+        };
+        let r = reconcile(
+            &[money("a", "1", Some("EUR"))],
+            &[money("a", "1", None)],
+            vec![],
+            &lenient,
+        );
+        assert_eq!(r.outcome, Outcome::Warn);
+        assert_eq!(r.findings[0].detail, "old EUR, new no currency");
+    }
+
+    /// Regression: duplicate keys were summed across currencies (60 EUR + 40 USD = 100).
+    #[test]
+    fn duplicate_keys_across_currencies_in_reconcile_check() {
+        let cfg = ReconcileConfig {
+            count: Thresholds::STRICT,
+            ..ReconcileConfig::default()
+        };
+        let r = reconcile(
+            &[money("a", "60", Some("EUR")), money("a", "40", Some("USD"))],
+            &[money("a", "100", Some("EUR"))],
+            vec![],
+            &cfg,
+        );
+        assert_eq!(r.outcome, Outcome::Fail);
+        let f = &r.findings[0];
+        assert_eq!(
+            (f.code, f.detail.as_str()),
+            ("currency_mismatch", "old EUR and USD, new EUR")
+        );
+        assert_eq!((f.old, f.new), (None, Some(Decimal::from(100))));
+        // Duplicates in one currency are still summed.
+        let r = reconcile(
+            &[money("a", "60", Some("EUR")), money("a", "40", Some("EUR"))],
+            &[money("a", "100", Some("EUR"))],
+            vec![],
+            &cfg,
+        );
+        assert_eq!(r.outcome, Outcome::Pass, "{}", r.reason);
+    }
+
+    /// Regression: `+=` on duplicate keys panicked when the sum overflowed `Decimal`.
+    #[test]
+    fn overflow_in_sums_is_an_error_naming_the_key() {
+        let cfg = ReconcileConfig::default();
+        let max = Decimal::MAX.to_string();
+        let r = reconcile(
+            &[money("a", &max, Some("EUR")), money("a", &max, Some("EUR"))],
+            &[money("a", "1", Some("EUR"))],
+            vec![],
+            &cfg,
+        );
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(
+            r.reason,
+            "the old rows of a,2026-01-01,ftd_amount (2 rows) sum beyond the decimal range; nothing was compared"
+        );
+        // A difference beyond the range under an allowance within it: a variance.
+        let r = reconcile(
+            &[money("a", &format!("-{max}"), Some("EUR"))],
+            &[money("a", &max, Some("EUR"))],
+            vec![],
+            &ReconcileConfig {
+                count: Thresholds::STRICT,
+                ..ReconcileConfig::default()
+            },
+        );
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(
+            r.reason,
+            "the money impact up to a,2026-01-01,ftd_amount is beyond the decimal range; nothing was compared"
+        );
+        let cfg = ReconcileConfig {
+            count: Thresholds::STRICT,
+            only: vec![Metric::ClicksGross],
+            ..ReconcileConfig::default()
+        };
+        let r = reconcile(
+            &[row("a", Metric::ClicksGross, &format!("-{max}"))],
+            &[row("a", Metric::ClicksGross, &max)],
+            vec![],
+            &cfg,
+        );
+        assert_eq!((r.outcome, r.count("variance")), (Outcome::Fail, 1));
+        // Allowance and difference both beyond the range: undecidable, an error.
+        let half = "50000000000000000000000000000";
+        let cfg = ReconcileConfig {
+            default: MetricTolerance {
+                rel: Decimal::from(2),
+                ..MetricTolerance::default()
+            },
+            ..ReconcileConfig::default()
+        };
+        let r = reconcile(
+            &[row("a", Metric::ClicksGross, half)],
+            &[row("a", Metric::ClicksGross, &format!("-{half}"))],
+            vec![],
+            &cfg,
+        );
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(
+            r.reason,
+            format!(
+                "the difference between old {half} and new -{half} of a,2026-01-01,clicks_gross is beyond the decimal range; nothing was compared"
+            )
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `rollup`: for every master partner, the sum of its sub-partners (and its own rows)
 //! equals the master's reported total in each system, and the two systems agree at every
-//! level of the hierarchy; the lowest level where they part is named.
+//! level of the hierarchy; the lowest level where they part is named. A sum beyond the
+//! decimal range makes the result `error`, naming the partner and metric.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,8 +30,14 @@ pub struct RollupSide {
 
 type Totals = BTreeMap<(String, Metric), Decimal>;
 
-/// Sums each row into its partner and every ancestor valid on the row's day.
-fn totals(partners: &BTreeMap<&str, &Partner>, rows: &[Aggregate], cfg: &RollupConfig) -> Totals {
+/// Sums each row into its partner and every ancestor valid on the row's day; `Err` names
+/// the total that left the decimal range.
+fn totals(
+    partners: &BTreeMap<&str, &Partner>,
+    rows: &[Aggregate],
+    cfg: &RollupConfig,
+    system: System,
+) -> Result<Totals, String> {
     let mut t = Totals::new();
     for r in rows {
         if !cfg.metrics.is_empty() && !cfg.metrics.contains(&r.metric) {
@@ -39,7 +46,13 @@ fn totals(partners: &BTreeMap<&str, &Partner>, rows: &[Aggregate], cfg: &RollupC
         let mut at = r.partner.clone();
         let mut seen = BTreeSet::new();
         loop {
-            *t.entry((at.clone(), r.metric)).or_default() += r.value;
+            let total = t.entry((at.clone(), r.metric)).or_default();
+            *total = total.checked_add(r.value).ok_or_else(|| {
+                format!(
+                    "the {system} total of {at},{} (with partner {} on {}) is beyond the decimal range",
+                    r.metric, r.partner, r.day
+                )
+            })?;
             if !seen.insert(at.clone()) {
                 break; // a cycle: stop rather than loop
             }
@@ -49,7 +62,12 @@ fn totals(partners: &BTreeMap<&str, &Partner>, rows: &[Aggregate], cfg: &RollupC
             }
         }
     }
-    t
+    Ok(t)
+}
+
+/// |a − b| > tolerance; a difference beyond the decimal range exceeds any tolerance.
+fn apart(a: Decimal, b: Decimal, tolerance: Decimal) -> bool {
+    a.checked_sub(b).is_none_or(|d| d.abs() > tolerance)
 }
 
 /// Runs the check. The structure reported is the hierarchy on `as_of`.
@@ -71,10 +89,15 @@ pub fn rollup(
         }
     }
     let mut findings = Vec::new();
-    let (to, tn) = (
-        totals(&by_id, &old.rows, cfg),
-        totals(&by_id, &new.rows, cfg),
-    );
+    let (to, tn) = match (
+        totals(&by_id, &old.rows, cfg, System::Old),
+        totals(&by_id, &new.rows, cfg, System::New),
+    ) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            return CheckResult::new(Outcome::Error, e, Vec::new());
+        }
+    };
     // 1. Each system's reported master totals against its own sums.
     for (system, side, t) in [(System::Old, old, &to), (System::New, new, &tn)] {
         for (master, metric, reported) in &side.master_totals {
@@ -82,7 +105,7 @@ pub fn rollup(
                 .get(&(master.clone(), *metric))
                 .copied()
                 .unwrap_or_default();
-            if (sum - reported).abs() > cfg.tolerance {
+            if apart(sum, *reported, cfg.tolerance) {
                 findings.push(
                     Finding::new(
                         "rollup_mismatch",
@@ -107,7 +130,7 @@ pub fn rollup(
             to.get(&k).copied().unwrap_or_default(),
             tn.get(&k).copied().unwrap_or_default(),
         );
-        (a - b).abs() > cfg.tolerance
+        apart(a, b, cfg.tolerance)
     };
     let depth = |p: &str| {
         let mut d = 0;
@@ -254,5 +277,32 @@ mod tests {
         };
         let r = rollup(&t, &side, &side, day(), &RollupConfig::default());
         assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.findings);
+    }
+
+    /// Regression: `+=` on a master's total panicked when it overflowed `Decimal`.
+    #[test]
+    fn overflow_in_sums_is_an_error_naming_the_total() {
+        let big = |p: &str| Aggregate {
+            value: Decimal::MAX,
+            ..row(p, 0)
+        };
+        // Each sub-partner fits; their master's total does not.
+        let side = RollupSide {
+            rows: vec![big("S1"), big("S2")],
+            master_totals: vec![],
+        };
+        let r = rollup(&tree(), &side, &side, day(), &RollupConfig::default());
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(
+            r.reason,
+            "the old total of M,ftd_count (with partner S2 on 2026-01-01) is beyond the decimal range"
+        );
+        // A reported total far from the sum differs, without a panic.
+        let side = RollupSide {
+            rows: vec![big("S1")],
+            master_totals: vec![("M".into(), Metric::FtdCount, Decimal::MIN)],
+        };
+        let r = rollup(&tree(), &side, &side, day(), &RollupConfig::default());
+        assert_eq!(r.count("rollup_mismatch"), 2);
     }
 }

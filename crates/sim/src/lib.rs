@@ -490,8 +490,9 @@ async fn tune(
     let rows = WindowRows::new(&state.program, from, to);
     let total = rows.len();
     let page_count = total.div_ceil(limit);
-    let start = (page - 1) * limit;
-    let mut end = (start + limit).min(total);
+    // Saturating: page and limit come from the request.
+    let start = (page - 1).saturating_mul(limit).min(total);
+    let mut end = start.saturating_add(limit).min(total);
     if state.faults.truncate && end > start {
         end = start + (end - start) / 2;
     }
@@ -551,7 +552,7 @@ async fn cake(
         // A truncating platform answers a full page and then nothing.
         if start == 0 { limit.min(total) } else { start }
     } else {
-        (start + limit).min(total)
+        start.saturating_add(limit).min(total)
     };
     let mut out = String::with_capacity(end.saturating_sub(start) * 200 + 100);
     out.push_str(&format!(
@@ -730,8 +731,8 @@ async fn impact_actions(
     }
     let total = events.len();
     let pages = total.div_ceil(size).max(1);
-    let start = ((page - 1) * size).min(total);
-    let end = (start + size).min(total);
+    let start = (page - 1).saturating_mul(size).min(total);
+    let end = start.saturating_add(size).min(total);
     let offset = match (pf, program.diffs.tz_shift) {
         (Platform::New, true) => chrono::FixedOffset::east_opt(3600),
         _ => chrono::FixedOffset::east_opt(0),

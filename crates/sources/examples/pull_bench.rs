@@ -156,6 +156,7 @@ async fn main() {
             rates: None,
         }
         .aggregates(&aggregates)
+        .expect("values within the decimal range")
     };
     let (mut walls, mut recons, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {

@@ -70,16 +70,27 @@ fn event_text(e: &Event) -> String {
 }
 
 /// Compares `before` with `after` (rows of two snapshots of one source).
+/// Duplicate aggregate rows of a key are summed; a key whose sum leaves the decimal range
+/// is shown at the range's end and always counts as changed (never claimed the same).
 pub fn diff_rows(before: &[Row], after: &[Row]) -> SnapshotDiff {
     let mut aggs: BTreeMap<String, (Option<Decimal>, Option<Decimal>)> = BTreeMap::new();
+    let mut overflowed: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut events: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
     for (side, rows) in [(0, before), (1, after)] {
         for r in rows {
             match r {
                 Row::Aggregate(a) => {
-                    let e = aggs.entry(agg_key(a)).or_default();
+                    let key = agg_key(a);
+                    let e = aggs.entry(key.clone()).or_default();
                     let slot = if side == 0 { &mut e.0 } else { &mut e.1 };
-                    *slot = Some(slot.unwrap_or_default() + a.value);
+                    let sum = slot.unwrap_or_default();
+                    *slot = Some(match sum.checked_add(a.value) {
+                        Some(v) => v,
+                        None => {
+                            overflowed.insert(key);
+                            sum.saturating_add(a.value)
+                        }
+                    });
                 }
                 Row::Event(ev) => {
                     let e = events.entry(ev.id.clone()).or_default();
@@ -98,7 +109,8 @@ pub fn diff_rows(before: &[Row], after: &[Row]) -> SnapshotDiff {
     };
     let mut changes = Vec::new();
     for (key, (b, a)) in aggs {
-        let same = b.map(|x| x.normalize()) == a.map(|x| x.normalize());
+        let same =
+            !overflowed.contains(&key) && b.map(|x| x.normalize()) == a.map(|x| x.normalize());
         count(b.is_some(), a.is_some(), same);
         if !same {
             changes.push(Change::Aggregate {
@@ -121,4 +133,34 @@ pub fn diff_rows(before: &[Row], after: &[Row]) -> SnapshotDiff {
     }
     d.changes = changes;
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use cutover_recon::{Aggregate, Metric};
+
+    fn agg(v: Decimal) -> Row {
+        Row::Aggregate(Aggregate {
+            partner: "p".into(),
+            day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            metric: Metric::FtdAmount,
+            value: v,
+            currency: Some("EUR".into()),
+            link: None,
+            coupon: None,
+        })
+    }
+
+    /// Regression: summing duplicate rows overflowed `Decimal` (a panic in `+`) in
+    /// `pull`'s comparison with the previous snapshot.
+    #[test]
+    fn overflow_in_sums_of_duplicates_is_a_change_not_a_panic() {
+        let rows = [agg(Decimal::MAX), agg(Decimal::MAX)];
+        let d = diff_rows(&rows, &rows);
+        assert_eq!((d.changed, d.unchanged), (1, 0));
+        let d = diff_rows(&[agg(Decimal::ONE)], &[agg(Decimal::ONE)]);
+        assert_eq!((d.changed, d.unchanged), (0, 1));
+    }
 }

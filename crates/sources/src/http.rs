@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::map::Mapper;
 use crate::records::{self, lookup};
-use crate::template::{Vars, redact, render, render_str, secret};
+use crate::template::{MASK, Vars, redact, render, render_str, render_url, secret};
 use crate::{Page, Progress, PullError, PullOptions, PullStatus, Raw, Window, sha256_hex};
 
 struct Ctx<'a> {
@@ -65,11 +65,23 @@ pub(crate) async fn pull(
         next_slot: None,
         rng: seed,
     };
-    let fmt = |d: chrono::NaiveDate| d.format(&http.date_format).to_string();
+    let fmt = |d: chrono::NaiveDate| -> Result<String, PullError> {
+        use std::fmt::Write;
+        // A format that needs a time of day (`%H`) cannot format a day: an error, not a
+        // panic in `to_string`.
+        let mut out = String::new();
+        write!(out, "{}", d.format(&http.date_format)).map_err(|_| {
+            PullError::Config(format!(
+                "source \"{}\": date_format \"{}\" cannot format a day (it needs a date only, e.g. \"%Y-%m-%d\")",
+                source.id, http.date_format
+            ))
+        })?;
+        Ok(out)
+    };
     let base_vars = Vars {
-        from: fmt(window.from),
-        to: fmt(window.to),
-        to_exclusive: fmt(window.to.succ_opt().unwrap_or(window.to)),
+        from: fmt(window.from)?,
+        to: fmt(window.to)?,
+        to_exclusive: fmt(window.to.succ_opt().unwrap_or(window.to))?,
         timezone: source.timezone.name().to_owned(),
         ..Vars::default()
     };
@@ -117,9 +129,8 @@ pub(crate) async fn pull(
         vars.offset = offset.to_string();
         vars.limit = size.to_string();
         vars.cursor = cursor.clone();
-        let url = ctx.url(&step, &vars, page, offset, &cursor)?;
-        let (status, headers, body) = ctx.send(&url, &vars).await?;
-        let shown = redact(&format!("{} {}", ctx.method_name(), url), &ctx.secrets);
+        let (url, shown) = ctx.url(&step, &vars, page, offset, &cursor)?;
+        let (status, headers, body) = ctx.send(&url, &shown, &vars).await?;
         let parsed = records::parse(&source.format, &body, page_no)?;
         let count = parsed.records.len() as u64;
         mapper.map_all(parsed.records, record_no, &mut raw.rows)?;
@@ -308,6 +319,10 @@ impl Ctx<'_> {
         }
     }
 
+    /// The URL of the next request, and how it is shown: the shown URL is built by the
+    /// same parser and query encoder from the same templates, with every secret as
+    /// `***` (so it is redacted whatever the encoder makes of the secret), then anything
+    /// secret left in it (a next-page URL from the platform) is redacted by value.
     fn url(
         &mut self,
         step: &Next,
@@ -315,66 +330,76 @@ impl Ctx<'_> {
         page: u64,
         offset: u64,
         cursor: &str,
-    ) -> Result<Url, PullError> {
+    ) -> Result<(Url, String), PullError> {
         let id = &self.source.id;
-        let mut url = match step {
-            Next::Url(u) => u.clone(),
+        let (mut url, mut shown) = match step {
+            Next::Url(u) => (u.clone(), u.clone()),
             Next::Template { .. } => {
-                let text = render(id, &self.http.url, vars, self.opts, &mut self.secrets)?;
-                let mut url = Url::parse(&text).map_err(|e| {
+                let text = render_url(id, &self.http.url, vars, self.opts, &mut self.secrets)?;
+                let url = Url::parse(&text.real).map_err(|e| {
                     PullError::Config(format!(
                         "source \"{id}\": \"{}\" is not a URL ({e})",
-                        redact(&text, &self.secrets)
+                        redact(&text.shown, &self.secrets)
                     ))
                 })?;
-                {
-                    let mut q = url.query_pairs_mut();
-                    for (k, t) in &self.http.query {
-                        let v = render(id, t, vars, self.opts, &mut self.secrets)?;
-                        q.append_pair(k, &v);
-                    }
-                    match &self.http.paging {
-                        Paging::Page {
-                            param,
-                            size_param,
-                            size,
-                            ..
-                        } => {
-                            q.append_pair(param, &page.to_string());
-                            if let Some(sp) = size_param {
-                                q.append_pair(sp, &size.to_string());
-                            }
-                        }
-                        Paging::Offset {
-                            param,
-                            size_param,
-                            size,
-                            ..
-                        } => {
-                            q.append_pair(param, &offset.to_string());
-                            if let Some(sp) = size_param {
-                                q.append_pair(sp, &size.to_string());
-                            }
-                        }
-                        Paging::Cursor { param, .. } if !cursor.is_empty() => {
-                            q.append_pair(param, cursor);
-                        }
-                        _ => {}
-                    }
+                // A secret in the host or port may make the shown text unparsable: then
+                // the real URL is shown, redacted by value.
+                let shown = Url::parse(&text.shown).unwrap_or_else(|_| url.clone());
+                let mut pairs: Vec<(&str, String, String)> = Vec::new();
+                for (k, t) in &self.http.query {
+                    let v = render(id, t, vars, self.opts, &mut self.secrets)?;
+                    pairs.push((k, v.real, v.shown));
                 }
-                if url.query() == Some("") {
-                    url.set_query(None);
+                match &self.http.paging {
+                    Paging::Page {
+                        param,
+                        size_param,
+                        size,
+                        ..
+                    } => {
+                        pairs.push((param, page.to_string(), page.to_string()));
+                        if let Some(sp) = size_param {
+                            pairs.push((sp, size.to_string(), size.to_string()));
+                        }
+                    }
+                    Paging::Offset {
+                        param,
+                        size_param,
+                        size,
+                        ..
+                    } => {
+                        pairs.push((param, offset.to_string(), offset.to_string()));
+                        if let Some(sp) = size_param {
+                            pairs.push((sp, size.to_string(), size.to_string()));
+                        }
+                    }
+                    Paging::Cursor { param, .. } if !cursor.is_empty() => {
+                        pairs.push((param, cursor.to_owned(), cursor.to_owned()));
+                    }
+                    _ => {}
                 }
-                url
+                let mut url = url;
+                let mut shown = shown;
+                append_pairs(
+                    &mut url,
+                    pairs.iter().map(|(k, real, _)| (*k, real.as_str())),
+                );
+                append_pairs(
+                    &mut shown,
+                    pairs.iter().map(|(k, _, shown)| (*k, shown.as_str())),
+                );
+                (url, shown)
             }
         };
         if let Auth::Query { name, value } = &self.http.auth {
             let key = secret(id, &value.env, self.opts, &mut self.secrets)?;
             if !url.query_pairs().any(|(k, _)| k == name.as_str()) {
-                url.query_pairs_mut().append_pair(name, &key);
+                append_pairs(&mut url, [(name.as_str(), key.as_str())]);
+                append_pairs(&mut shown, [(name.as_str(), MASK)]);
             }
         }
-        Ok(url)
+        let shown = redact(&format!("{} {shown}", self.method_name()), &self.secrets);
+        Ok((url, shown))
     }
 
     fn body(&mut self, p: &Param, vars: &Vars) -> Result<Value, PullError> {
@@ -382,13 +407,9 @@ impl Ctx<'_> {
             Param::Null => Value::Null,
             Param::Bool(b) => Value::Bool(*b),
             Param::Number(n) => serde_json::from_str(n).unwrap_or(Value::String(n.clone())),
-            Param::String(s) => Value::String(render_str(
-                &self.source.id,
-                s,
-                vars,
-                self.opts,
-                &mut self.secrets,
-            )?),
+            Param::String(s) => Value::String(
+                render_str(&self.source.id, s, vars, self.opts, &mut self.secrets)?.real,
+            ),
             Param::List(items) => Value::Array(
                 items
                     .iter()
@@ -415,7 +436,7 @@ impl Ctx<'_> {
             ))
         };
         for (k, t) in &self.http.headers {
-            let v = render(&id, t, vars, self.opts, &mut self.secrets)?;
+            let v = render(&id, t, vars, self.opts, &mut self.secrets)?.real;
             let mut hv = HeaderValue::from_str(&v).map_err(|_| bad(k))?;
             if t.uses_env() {
                 hv.set_sensitive(true);
@@ -492,6 +513,7 @@ impl Ctx<'_> {
     async fn send(
         &mut self,
         url: &Url,
+        shown: &str,
         vars: &Vars,
     ) -> Result<(u16, HeaderMap, Vec<u8>), PullError> {
         let headers = self.headers(vars)?;
@@ -500,7 +522,7 @@ impl Ctx<'_> {
             None => None,
         };
         let attempts = self.http.retries.attempts.max(1);
-        let shown = redact(&format!("{} {}", self.method_name(), url), &self.secrets);
+        let shown = shown.to_owned();
         let mut last_timeout = false;
         let mut last: Option<PullError> = None;
         for attempt in 1..=attempts {
@@ -525,7 +547,10 @@ impl Ctx<'_> {
                                 last = Some(PullError::Request {
                                     request: shown.clone(),
                                     message: redact(
-                                        &format!("reading the body failed: {e}"),
+                                        &format!(
+                                            "reading the body failed: {}",
+                                            error_chain(&e.without_url())
+                                        ),
                                         &self.secrets,
                                     ),
                                 });
@@ -559,7 +584,9 @@ impl Ctx<'_> {
                     let retryable =
                         e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
                     last_timeout = e.is_timeout();
-                    let message = redact(&error_chain(&e), &self.secrets);
+                    // The request is shown (redacted) next to the message: drop reqwest's
+                    // copy of the URL, which carries the secrets as sent.
+                    let message = redact(&error_chain(&e.without_url()), &self.secrets);
                     if !retryable {
                         return Err(PullError::Request {
                             request: shown,
@@ -604,6 +631,19 @@ impl Ctx<'_> {
                 message: "no attempt was made".to_owned(),
             },
         })
+    }
+}
+
+/// Appends query pairs with the URL's own form encoder; an empty query is dropped.
+fn append_pairs<'a>(url: &mut Url, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in pairs {
+            q.append_pair(k, v);
+        }
+    }
+    if url.query() == Some("") {
+        url.set_query(None);
     }
 }
 

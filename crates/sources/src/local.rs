@@ -18,10 +18,12 @@ pub(crate) async fn file(
 ) -> Result<Raw, PullError> {
     let mut secrets = Vec::new();
     let rendered = render(&source.id, path, &Vars::default(), opts, &mut secrets)?;
-    let full = opts.base_dir.join(&rendered);
+    let full = opts.base_dir.join(&rendered.real);
+    // The path as shown: a secret in it is `***`.
+    let shown = opts.base_dir.join(&rendered.shown).display().to_string();
     let body = tokio::fs::read(&full).await.map_err(|e| PullError::Io {
-        path: full.display().to_string(),
-        message: e.to_string(),
+        path: shown.clone(),
+        message: redact(&e.to_string(), &secrets),
     })?;
     let parsed = records::parse(&source.format, &body, 1)?;
     let mapper = Mapper::new(source)?;
@@ -31,7 +33,7 @@ pub(crate) async fn file(
     }
     Ok(Raw {
         pages: vec![Page {
-            request: format!("FILE {}", full.display()),
+            request: format!("FILE {shown}"),
             status: 0,
             bytes: body.len() as u64,
             sha256: sha256_hex(&body),
@@ -51,7 +53,8 @@ pub(crate) async fn sql(
     opts: &PullOptions,
 ) -> Result<Raw, PullError> {
     let mut secrets = Vec::new();
-    let url = render(&source.id, url, &Vars::default(), opts, &mut secrets)?;
+    let rendered = render(&source.id, url, &Vars::default(), opts, &mut secrets)?;
+    let url = rendered.real;
     let db = Database::connect(&url)
         .await
         .map_err(|e| PullError::Sql(redact(&e.to_string(), &secrets)))?;
@@ -70,7 +73,7 @@ pub(crate) async fn sql(
     for (i, rec) in found.iter().enumerate() {
         mapper.map(rec, i as u64 + 1, &mut rows)?;
     }
-    let host = redact(&url, &secrets);
+    let host = redact(&rendered.shown, &secrets);
     let host = match host.split_once('@') {
         // Never show credentials embedded in a database URL.
         Some((scheme_user, rest)) => {

@@ -335,8 +335,10 @@ fn as_day(v: &RawValue<'_>, format: Option<&str>, tz: Tz) -> Result<NaiveDate, S
             if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
                 return Ok(t.with_timezone(&tz).date_naive());
             }
-            if s.len() >= 10
-                && let Ok(d) = NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d")
+            // The day part of a longer timestamp. Checked access: byte 10 may fall inside
+            // a multi-byte character (then the first ten bytes cannot be a date anyway).
+            if let Some(head) = s.get(..10)
+                && let Ok(d) = NaiveDate::parse_from_str(head, "%Y-%m-%d")
             {
                 return Ok(d);
             }
@@ -399,6 +401,324 @@ fn as_time(v: &RawValue<'_>, format: Option<&str>, tz: Tz) -> Result<DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const PLAN: &str = "migration: m
+timezone: UTC
+currency: EUR
+layers:
+  bi: { description: BI }
+people:
+  - { id: lead, name: Lead, email: lead@example.com, lead: true, layers: [bi] }
+phases:
+  - id: discovery
+    goal: g
+    owners: [bi]
+    exit:
+      - { id: wait, min_duration: 1d }
+sources:
+";
+
+    /// The sources every nasty value is fed through: aggregates and events, with the
+    /// default, `unix` and strftime formats of days and times.
+    fn sources() -> Vec<Source> {
+        let yaml = "  - id: agg
+    system: old
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { partner: p, day: d, link: l, coupon: c, currency: cur }
+    metrics: { ftd_amount: v, clicks_gross: n }
+  - id: agg_unix
+    system: old
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { partner: p, day: { path: du, format: unix } }
+    metrics: { ftd_amount: v }
+  - id: agg_fmt
+    system: old
+    timezone: Europe/Berlin
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { partner: p, day: { path: df, format: \"%d/%m/%Y %H:%M\" } }
+    metrics: { ftd_amount: v }
+  - id: ev
+    system: new
+    rows: event
+    timezone: America/New_York
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields:
+      id: i
+      kind: { path: k, map: { Sale: purchase } }
+      occurred_at: t
+      recorded_at: { path: r, format: unix }
+      status: s
+      partner: p
+      amount: a
+      currency: cur
+  - id: ev_fmt
+    system: new
+    rows: event
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields:
+      id: i
+      kind: { value: ftd }
+      occurred_at: { path: tf, format: \"%d.%m.%Y %H:%M:%S\" }
+      amount: a
+";
+        let text = format!("{PLAN}{yaml}");
+        cutover_plan::load("plan.yaml", &text)
+            .unwrap_or_else(|d| panic!("{d:#?}"))
+            .sources
+    }
+
+    /// A valid record for every source above; one field at a time is replaced.
+    fn valid() -> Value {
+        json!({
+            "p": "P1", "d": "2026-08-23", "du": 1787486400, "df": "23/08/2026 10:00",
+            "l": "L1", "c": "C1", "cur": "EUR",
+            "v": "12.50", "n": 7,
+            "i": "e1", "k": "Sale", "t": "2026-08-23T10:00:00Z",
+            "tf": "23.08.2026 10:00:00", "r": "1787486400",
+            "s": "approved", "a": "12.50",
+        })
+    }
+
+    /// Which canonical field a record key feeds (for the error's `field`).
+    fn field_of(key: &str) -> &'static [&'static str] {
+        match key {
+            "p" => &["partner"],
+            "d" | "du" | "df" => &["day"],
+            "l" => &["link"],
+            "c" => &["coupon"],
+            "cur" => &["currency"],
+            "v" => &["ftd_amount"],
+            "n" => &["clicks_gross"],
+            "i" => &["id"],
+            "k" => &["kind"],
+            "t" | "tf" => &["occurred_at"],
+            "r" => &["recorded_at"],
+            "s" => &["status"],
+            "a" => &["amount"],
+            _ => &[],
+        }
+    }
+
+    /// Maps `record` through every source; a failure must be a field error naming row 7
+    /// and the field the replaced key feeds. Panics are what this guards against.
+    fn map_everywhere(sources: &[Source], key: &str, record: &Value) {
+        for s in sources {
+            let m = Mapper::new(s).expect("mapper");
+            let mut out = Vec::new();
+            match m.map(record, 7, &mut out) {
+                Ok(()) => {}
+                Err(PullError::Field { row, field, .. }) => {
+                    assert_eq!(row, 7);
+                    assert!(
+                        field_of(key).contains(&field.as_str()),
+                        "source {}: {key} = {:?} failed on field {field}",
+                        s.id,
+                        record.get(key)
+                    );
+                }
+                Err(e) => panic!("source {}: {key}: unexpected error {e}", s.id),
+            }
+        }
+    }
+
+    /// Strings that have broken parsers: multi-byte characters at every byte offset of
+    /// typical values, empty and blank text, huge and tiny numbers, NaN and infinities,
+    /// unbalanced quotes, control characters, a long value.
+    fn nasty_strings() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "",
+            " ",
+            "\t",
+            "\0",
+            "\u{1b}[31m",
+            "\"",
+            "\"\"\"",
+            "'",
+            "\"2026-08-23",
+            "{",
+            "[",
+            "NaN",
+            "nan",
+            "inf",
+            "-inf",
+            "+inf",
+            "Infinity",
+            "-Infinity",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "1E99999999999",
+            "1e-99999999999",
+            "1e",
+            "1e+",
+            "e5",
+            "-",
+            "+",
+            ".",
+            "-0",
+            "0.0000000000000000000000000000001",
+            "79228162514264337593543950335",
+            "79228162514264337593543950336",
+            "-79228162514264337593543950336",
+            "99999999999999999999999999999999999999",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "18446744073709551616",
+            "95617584001",
+            "-95617584001",
+            "2026-02-30",
+            "2026-13-01",
+            "0000-00-00",
+            "+262143-12-31",
+            "-262144-01-01",
+            "9999999-01-01",
+            "2026-08-23T25:61:61Z",
+            "2026-08-23T10:00:00+99:99",
+            "2026-03-29 02:30:00",
+            "23/08/2026 10:00",
+            "23.08.2026 10:00:00",
+            "２０２６-０８-２３",
+            "2026‐08‐23",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        v.push("9".repeat(100_000));
+        v.push("é".repeat(50_000));
+        for base in [
+            "2026-08-23",
+            "2026-08-23 10:00:00",
+            "2026-08-23T10:00:00Z",
+            "1787486400",
+            "12.50",
+            "23/08/2026 10:00",
+        ] {
+            for ch in ["é", "€", "😀", "\u{301}"] {
+                for i in 0..=base.len() {
+                    // Inserted at byte i, and replacing the byte at i.
+                    v.push(format!("{}{ch}{}", &base[..i], &base[i..]));
+                    if i < base.len() {
+                        v.push(format!("{}{ch}{}", &base[..i], &base[i + 1..]));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    fn nasty_json() -> Vec<Value> {
+        vec![
+            Value::Null,
+            json!(true),
+            json!(0),
+            json!(-0.0),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(f64::MAX),
+            json!(f64::MIN_POSITIVE),
+            json!(1.5e300),
+            json!([]),
+            json!({"a": 1}),
+        ]
+    }
+
+    /// Regression: a date whose 10th byte fell inside a multi-byte character panicked
+    /// `pull` and `check run` (`&s[..10]`).
+    #[test]
+    fn multibyte_date_slice_is_an_error_not_a_panic() {
+        let s = sources();
+        let m = Mapper::new(&s[0]).expect("mapper");
+        let mut rec = valid();
+        // "2026-08-2" + "é": byte 10 is the middle of "é".
+        rec["d"] = json!("2026-08-2é");
+        let e = m.map(&rec, 3, &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "row 3: field \"day\": \"2026-08-2é\" is not a date (expected YYYY-MM-DD)"
+        );
+        // A timestamp with a multi-byte character after the day still yields the day.
+        rec["d"] = json!("2026-08-23é10:00");
+        let mut out = Vec::new();
+        m.map(&rec, 3, &mut out).expect("day prefix");
+        let Row::Aggregate(a) = &out[0] else {
+            panic!("aggregate")
+        };
+        assert_eq!(a.day, NaiveDate::from_ymd_opt(2026, 8, 23).unwrap());
+    }
+
+    #[test]
+    fn nasty_values_in_every_field_are_errors_or_values_never_panics() {
+        let sources = sources();
+        let base = valid();
+        // The valid record maps everywhere.
+        for s in &sources {
+            let mut out = Vec::new();
+            Mapper::new(s)
+                .unwrap()
+                .map(&base, 1, &mut out)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.id));
+            assert!(!out.is_empty());
+        }
+        let keys: Vec<String> = base.as_object().unwrap().keys().cloned().collect();
+        let strings = nasty_strings();
+        let values = nasty_json();
+        for key in &keys {
+            for s in &strings {
+                let mut rec = base.clone();
+                rec[key.as_str()] = Value::String(s.clone());
+                map_everywhere(&sources, key, &rec);
+            }
+            for v in &values {
+                let mut rec = base.clone();
+                rec[key.as_str()] = v.clone();
+                map_everywhere(&sources, key, &rec);
+            }
+            let mut rec = base.clone();
+            rec.as_object_mut().unwrap().remove(key);
+            map_everywhere(&sources, key, &rec);
+        }
+    }
+
+    #[test]
+    fn huge_and_non_finite_numbers_are_errors_with_the_value() {
+        for (text, want) in [
+            ("NaN", "\"NaN\" is not a number"),
+            ("inf", "\"inf\" is not a number"),
+            ("1e400", "\"1e400\" is not a number"),
+            (
+                "79228162514264337593543950336",
+                "\"79228162514264337593543950336\" is not a number",
+            ),
+        ] {
+            let v = Value::String(text.to_owned());
+            assert_eq!(as_decimal(&RawValue::Json(&v)).unwrap_err(), want);
+        }
+        let v = json!(1.5e300);
+        assert_eq!(
+            as_decimal(&RawValue::Json(&v)).unwrap_err(),
+            "\"1.5e+300\" is not a number"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_in_any_field_never_panics(key in 0usize..16, text in "\\PC{0,40}") {
+            let sources = sources();
+            let base = valid();
+            let keys: Vec<String> = base.as_object().unwrap().keys().cloned().collect();
+            let key = &keys[key % keys.len()];
+            let mut rec = base.clone();
+            rec[key.as_str()] = Value::String(text);
+            map_everywhere(&sources, key, &rec);
+        }
+    }
 
     #[test]
     fn plain_day_agrees_with_the_format_parser() {

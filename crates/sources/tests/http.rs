@@ -504,6 +504,24 @@ async fn bad_bodies_are_errors_with_page_and_row() {
     );
 }
 
+/// A `date_format` that needs a time of day cannot format a window's day: chrono's
+/// formatter fails, and `to_string` used to turn that into a panic.
+#[tokio::test]
+async fn date_format_with_a_time_of_day_is_an_error_not_a_panic() {
+    let s = source(&agg_source(
+        "http://127.0.0.1:9/r",
+        "      date_format: \"%Y-%m-%d %H:%M\"",
+        "",
+    ));
+    let e = pull(&s, window("2026-11-01", "2026-11-01"), &env(&[]))
+        .await
+        .expect_err("no time of day");
+    assert_eq!(
+        e.to_string(),
+        "source \"s\": date_format \"%Y-%m-%d %H:%M\" cannot format a day (it needs a date only, e.g. \"%Y-%m-%d\")"
+    );
+}
+
 #[tokio::test]
 async fn impact_preset_follows_next_page_uri_with_basic_auth() {
     let app = Router::new().route(

@@ -1,6 +1,8 @@
 //! The fast path of `reconcile` for two aggregate CSV exports (what `cutover recon` runs):
 //! a keyed full outer comparison partner × day × metric with an absolute/relative
-//! tolerance, streaming findings as CSV.
+//! tolerance, streaming findings as CSV. A money key whose sides (or whose duplicate rows
+//! on one side) carry different currencies is a `currency_mismatch`, never compared or
+//! summed across currencies; a sum beyond the decimal range is an error naming the rows.
 //!
 //! How it stays fast and small: each side is parsed on its own thread straight from the
 //! reader's bytes (ids interned, key packed into a `u64`, value fixed-point `i64`) and
@@ -20,8 +22,8 @@ use rust_decimal::Decimal;
 
 use crate::model::Metric;
 use parse::{
-    EXOTIC, Entry, FxMap, PARTS, SAMPLE, SCALE, SCALE_POW, Side, format_day, format_fixed,
-    parse_side, unpack, with_partner,
+    CUR_BITS, EXOTIC, Entry, Exotic, FxMap, MAX_PARTNERS, PARTS, SAMPLE, SCALE, SCALE_POW, Side,
+    currency, decode_currency, format_day, format_fixed, ident, parse_side, unpack, with_partner,
 };
 
 pub use parse::HEADER as INPUT_HEADER;
@@ -48,6 +50,12 @@ pub enum ReconError {
     Write(String),
     #[error("tolerance {name} must be zero or more, got {value}")]
     Tolerance { name: &'static str, value: Decimal },
+    /// A sum or difference beyond the decimal range (±79,228,162,514,264,337,593,543,950,335);
+    /// the message names the file, line and key.
+    #[error("{0}")]
+    Overflow(String),
+    #[error("{file}: more than {max} distinct partner ids; compare the files in parts")]
+    TooManyPartners { file: String, max: usize },
 }
 
 /// A row that could not be read, with where it is.
@@ -167,6 +175,9 @@ pub enum KeyStatus {
     Variance,
     OnlyOld,
     OnlyNew,
+    /// The sides carry different currencies (or one side's rows do): never a match, never
+    /// compared; fails like a variance.
+    CurrencyMismatch,
 }
 
 impl KeyStatus {
@@ -177,8 +188,47 @@ impl KeyStatus {
             KeyStatus::Variance => "variance",
             KeyStatus::OnlyOld => "only_old",
             KeyStatus::OnlyNew => "only_new",
+            KeyStatus::CurrencyMismatch => "currency_mismatch",
         }
     }
+}
+
+/// A key in `currency_mismatch`: the currencies of each side's rows (`""` for rows
+/// without one; no entry when the side has no rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyMismatch {
+    pub partner: String,
+    pub day: String,
+    pub metric: Metric,
+    pub old: Vec<String>,
+    pub new: Vec<String>,
+}
+
+impl CurrencyMismatch {
+    /// E.g. `old EUR, new USD` or `old EUR and USD, new missing`.
+    pub fn detail(&self) -> String {
+        currency_detail(&self.old, &self.new)
+    }
+}
+
+/// How the currencies of a key's two sides are shown.
+pub fn currency_detail(old: &[String], new: &[String]) -> String {
+    let side = |c: &[String]| -> String {
+        if c.is_empty() {
+            return "missing".into();
+        }
+        c.iter()
+            .map(|c| {
+                if c.is_empty() {
+                    "no currency"
+                } else {
+                    c.as_str()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    format!("old {}, new {}", side(old), side(new))
 }
 
 /// A key present more than once on one side (values are summed).
@@ -201,6 +251,9 @@ pub struct Summary {
     pub variance: u64,
     pub only_old: u64,
     pub only_new: u64,
+    pub currency_mismatch: u64,
+    /// The first keys in `currency_mismatch`, with their currencies.
+    pub currency_samples: Vec<CurrencyMismatch>,
     pub malformed: u64,
     /// The first malformed rows of each side, with file and line.
     pub malformed_samples: Vec<Malformed>,
@@ -213,8 +266,8 @@ pub struct Summary {
 
 impl Summary {
     /// pass: every key matches or is within tolerance; warn: that, but rows were malformed,
-    /// duplicated or unmapped; fail: any variance or one-sided key; inconclusive: a side
-    /// has no rows.
+    /// duplicated or unmapped; fail: any variance, currency mismatch or one-sided key;
+    /// inconclusive: a side has no rows.
     pub fn outcome(&self) -> (Outcome, String) {
         if self.old_rows == 0 || self.new_rows == 0 {
             let which = match (self.old_rows, self.new_rows) {
@@ -224,13 +277,13 @@ impl Summary {
             };
             return (Outcome::Inconclusive, format!("{which} no readable rows"));
         }
-        let diffs = self.variance + self.only_old + self.only_new;
+        let diffs = self.variance + self.currency_mismatch + self.only_old + self.only_new;
         if diffs > 0 {
             return (
                 Outcome::Fail,
                 format!(
-                    "{} variance, {} only_old, {} only_new",
-                    self.variance, self.only_old, self.only_new
+                    "{} variance, {} only_old, {} only_new, {} currency_mismatch",
+                    self.variance, self.only_old, self.only_new, self.currency_mismatch
                 ),
             );
         }
@@ -307,7 +360,7 @@ fn global_partners(
     new: &Side,
     crosswalk: Option<&Crosswalk>,
     summary: &mut Summary,
-) -> Partners {
+) -> Result<Partners, ReconError> {
     let mut names = old.names.clone();
     let mut extra: FxMap<Box<[u8]>, u32> = FxMap::default();
     let mut remap = Vec::with_capacity(new.names.len());
@@ -329,10 +382,21 @@ fn global_partners(
         };
         let g = match old.index.get(canon) {
             Some(&g) => g,
-            None => *extra.entry(canon.into()).or_insert_with(|| {
-                names.push(canon.into());
-                names.len() as u32 - 1
-            }),
+            None => match extra.get(canon) {
+                Some(&g) => g,
+                None => {
+                    if names.len() >= MAX_PARTNERS {
+                        return Err(ReconError::TooManyPartners {
+                            file: format!("{} and {}", old.file, new.file),
+                            max: MAX_PARTNERS,
+                        });
+                    }
+                    names.push(canon.into());
+                    let g = names.len() as u32 - 1;
+                    extra.insert(canon.into(), g);
+                    g
+                }
+            },
         };
         remap.push(g);
     }
@@ -341,11 +405,11 @@ fn global_partners(
     for &g in &remap {
         collide |= std::mem::replace(&mut seen[g as usize], true);
     }
-    Partners {
+    Ok(Partners {
         names,
         remap,
         collide,
-    }
+    })
 }
 
 /// A summed value of one key on one side.
@@ -356,10 +420,11 @@ enum Val {
 }
 
 impl Val {
-    fn dec(self) -> Decimal {
+    /// The value as a decimal (`None`: beyond its range).
+    fn dec(self) -> Option<Decimal> {
         match self {
-            Val::Fixed(v) => Decimal::from_i128_with_scale(v, SCALE),
-            Val::Dec(d) => d,
+            Val::Fixed(v) => Decimal::try_from_i128_with_scale(v, SCALE).ok(),
+            Val::Dec(d) => Some(d),
         }
     }
     fn write(self, out: &mut Vec<u8>) {
@@ -378,8 +443,12 @@ struct Counts {
     variance: u64,
     only_old: u64,
     only_new: u64,
+    currency: u64,
+    currency_samples: Vec<CurrencyMismatch>,
     duplicates: u64,
     duplicate_samples: Vec<Duplicate>,
+    /// The first error of the lowest partition this thread hit.
+    error: Option<(usize, ReconError)>,
 }
 
 struct Ctx<'a> {
@@ -417,46 +486,48 @@ impl FastTol {
         }
     }
 
-    fn status(&self, old: Val, new: Val) -> KeyStatus {
+    /// `None`: the values or their difference are beyond the decimal range.
+    fn status(&self, old: Val, new: Val) -> Option<KeyStatus> {
         if let (Val::Fixed(o), Val::Fixed(n), Some(abs)) = (old, new, self.abs) {
+            // Sums of i32 values: far from the i128 range.
             if o == n {
-                return KeyStatus::Match;
+                return Some(KeyStatus::Match);
             }
             let diff = (n - o).abs();
             if diff <= abs {
-                return KeyStatus::WithinTolerance;
+                return Some(KeyStatus::WithinTolerance);
             }
             if let (Some(l), Some(r)) = (
                 diff.checked_mul(self.rel_pow),
                 self.rel_m.checked_mul(o.abs()),
             ) {
-                return if l <= r {
+                return Some(if l <= r {
                     KeyStatus::WithinTolerance
                 } else {
                     KeyStatus::Variance
-                };
+                });
             }
         }
-        status_decimal(old.dec(), new.dec(), self.dec)
+        status_decimal(old.dec()?, new.dec()?, self.dec)
     }
 }
 
-/// The reference rule on decimals.
-pub fn status_decimal(old: Decimal, new: Decimal, t: Tolerance) -> KeyStatus {
+/// The reference rule on decimals: |new − old| ≤ max(abs, rel × |old|). `None` when it
+/// cannot be decided in the decimal range (the difference and the allowance both
+/// overflow); when only the difference does, it is a variance.
+pub fn status_decimal(old: Decimal, new: Decimal, t: Tolerance) -> Option<KeyStatus> {
     if old == new {
-        return KeyStatus::Match;
+        return Some(KeyStatus::Match);
     }
-    let Some(diff) = new.checked_sub(old).map(|d| d.abs()) else {
-        return KeyStatus::Variance;
+    // An allowance beyond the range is larger than any difference within it.
+    let allowed = t.rel.checked_mul(old.abs()).map(|r| t.abs.max(r));
+    let status = match (new.checked_sub(old).map(|d| d.abs()), allowed) {
+        (Some(diff), Some(allowed)) if diff > allowed => KeyStatus::Variance,
+        (Some(_), _) => KeyStatus::WithinTolerance,
+        (None, Some(_)) => KeyStatus::Variance,
+        (None, None) => return None,
     };
-    let allowed = t
-        .abs
-        .max(t.rel.checked_mul(old.abs()).unwrap_or(Decimal::MAX));
-    if diff <= allowed {
-        KeyStatus::WithinTolerance
-    } else {
-        KeyStatus::Variance
-    }
+    Some(status)
 }
 
 fn join<W: Write>(
@@ -474,7 +545,7 @@ fn join<W: Write>(
     };
     summary.malformed_samples.append(&mut old.malformed_samples);
     summary.malformed_samples.append(&mut new.malformed_samples);
-    let partners = global_partners(&old, &new, crosswalk, &mut summary);
+    let partners = global_partners(&old, &new, crosswalk, &mut summary)?;
     let werr = |e: std::io::Error| ReconError::Write(e.to_string());
     out.write_all(OUTPUT_HEADER.as_bytes()).map_err(werr)?;
     out.write_all(b"\n").map_err(werr)?;
@@ -518,7 +589,11 @@ fn join<W: Write>(
                         let oc = take(&old_parts[p]);
                         let nc = take(&new_parts[p]);
                         let mut buf = Vec::new();
-                        ctx.partition(oc, nc, &mut a, &mut b, &mut counts, &mut buf);
+                        if let Err(e) = ctx.partition(oc, nc, &mut a, &mut b, &mut counts, &mut buf)
+                            && counts.error.is_none()
+                        {
+                            counts.error = Some((p, e));
+                        }
                         if tx.send((p, buf)).is_err() {
                             break;
                         }
@@ -542,22 +617,49 @@ fn join<W: Write>(
         }
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_default())
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Counts {
+                    error: Some((
+                        0,
+                        ReconError::Io {
+                            file: "comparison".into(),
+                            message: "a worker thread failed".into(),
+                        },
+                    )),
+                    ..Counts::default()
+                })
+            })
             .collect()
     });
     write_result?;
+    // The error of the lowest partition: the same one every run.
+    let mut first_error: Option<(usize, ReconError)> = None;
     for c in counts {
         summary.matched += c.matched;
         summary.within_tolerance += c.within;
         summary.variance += c.variance;
         summary.only_old += c.only_old;
         summary.only_new += c.only_new;
+        summary.currency_mismatch += c.currency;
         summary.duplicates += c.duplicates;
         for d in c.duplicate_samples {
             if summary.duplicate_samples.len() < SAMPLE {
                 summary.duplicate_samples.push(d);
             }
         }
+        for m in c.currency_samples {
+            if summary.currency_samples.len() < SAMPLE {
+                summary.currency_samples.push(m);
+            }
+        }
+        if let Some((p, e)) = c.error
+            && first_error.as_ref().is_none_or(|(q, _)| p < *q)
+        {
+            first_error = Some((p, e));
+        }
+    }
+    if let Some((_, e)) = first_error {
+        return Err(e);
     }
     out.flush().map_err(werr)?;
     Ok(summary)
@@ -570,6 +672,22 @@ fn take(m: &std::sync::Mutex<Vec<Vec<Entry>>>) -> Vec<Vec<Entry>> {
     }
 }
 
+/// One side's rows of one key (partner, day, metric), summed.
+struct Run {
+    /// The currency of the first row; `mixed` when another row has another one.
+    cur: u16,
+    mixed: bool,
+    val: Val,
+    /// The most rows of one key in the file (> 1: duplicates).
+    rows: u32,
+    start: usize,
+    end: usize,
+    /// The first line whose value went to the exotic side table (for messages).
+    line: Option<u64>,
+    /// The sum is beyond the decimal range.
+    overflow: bool,
+}
+
 impl Ctx<'_> {
     fn partition(
         &self,
@@ -579,7 +697,7 @@ impl Ctx<'_> {
         b: &mut Vec<Entry>,
         counts: &mut Counts,
         buf: &mut Vec<u8>,
-    ) {
+    ) -> Result<(), ReconError> {
         a.clear();
         b.clear();
         for c in old_chunks {
@@ -593,9 +711,11 @@ impl Ctx<'_> {
             b.extend_from_slice(&c);
         }
         if self.merges {
+            // By (global key without currency, local key): one local key's rows stay
+            // together (duplicates), whatever their currencies.
             b.sort_unstable_by_key(|e| {
                 let g = with_partner(e.key, remap[unpack(e.key).0 as usize]);
-                (g, e.key)
+                (ident(g), e.key)
             });
         } else {
             // Global keys collide only when local keys do: rewrite in place.
@@ -624,13 +744,13 @@ impl Ctx<'_> {
         counts: &mut Counts,
         buf: &mut Vec<u8>,
         exotic_globals: Option<&FxMap<u64, u64>>,
-    ) {
+    ) -> Result<(), ReconError> {
         let remap = &self.partners.remap;
-        let gkey = |e: &Entry| -> u64 {
+        let gident = |e: &Entry| -> u64 {
             if self.merges {
-                with_partner(e.key, remap[unpack(e.key).0 as usize])
+                ident(with_partner(e.key, remap[unpack(e.key).0 as usize]))
             } else {
-                e.key
+                ident(e.key)
             }
         };
         let new_local = |e: &Entry| -> u64 {
@@ -643,41 +763,40 @@ impl Ctx<'_> {
                 }
             }
         };
+        let own = |e: &Entry| ident(e.key);
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
-            let ka = a.get(i).map(|e| e.key);
-            let kb = b.get(j).map(gkey);
-            let key = match (ka, kb) {
+            let ka = a.get(i).map(own);
+            let kb = b.get(j).map(gident);
+            let id = match (ka, kb) {
                 (Some(x), Some(y)) => x.min(y),
                 (Some(x), None) => x,
                 (None, Some(y)) => y,
                 (None, None) => break,
             };
-            let ov = if ka == Some(key) {
-                let (v, n, end) = sum_run(a, i, |e| e.key, |e| e.key, |e| e.key, &self.old.exotic);
-                if n > 1 {
-                    self.dup(counts, &self.old.file, key, n);
+            // The key as packed (partner, day, metric; no currency).
+            let key = id << CUR_BITS;
+            let o = if ka == Some(id) {
+                let r = sum_run(a, i, own, own, |e| e.key, &self.old.exotic);
+                if r.rows > 1 {
+                    self.dup(counts, &self.old.file, key, r.rows);
                 }
-                i = end;
-                Some(v)
+                i = r.end;
+                Some(r)
             } else {
                 None
             };
-            let nv = if kb == Some(key) {
-                let (v, n, end) = sum_run(b, j, gkey, |e| e.key, new_local, &self.new.exotic);
-                if n > 1 {
-                    self.dup(counts, &self.new.file, key, n);
+            let n = if kb == Some(id) {
+                let r = sum_run(b, j, gident, own, new_local, &self.new.exotic);
+                if r.rows > 1 {
+                    self.dup(counts, &self.new.file, key, r.rows);
                 }
-                j = end;
-                Some(v)
+                j = r.end;
+                Some(r)
             } else {
                 None
             };
-            let status = match (ov, nv) {
-                (Some(o), Some(n)) => self.tol.status(o, n),
-                (Some(_), None) => KeyStatus::OnlyOld,
-                _ => KeyStatus::OnlyNew,
-            };
+            let status = self.status(key, o.as_ref(), n.as_ref())?;
             match status {
                 KeyStatus::Match => {
                     counts.matched += 1;
@@ -687,9 +806,92 @@ impl Ctx<'_> {
                 KeyStatus::Variance => counts.variance += 1,
                 KeyStatus::OnlyOld => counts.only_old += 1,
                 KeyStatus::OnlyNew => counts.only_new += 1,
+                KeyStatus::CurrencyMismatch => {
+                    counts.currency += 1;
+                    if counts.currency_samples.len() < SAMPLE {
+                        let (p, d, m) = unpack(key);
+                        let curs = |run: Option<&Run>, side: &[Entry]| -> Vec<String> {
+                            let Some(r) = run else { return Vec::new() };
+                            let mut c: Vec<u16> = side[r.start..r.end]
+                                .iter()
+                                .map(|e| currency(e.key))
+                                .collect();
+                            c.sort_unstable();
+                            c.dedup();
+                            c.into_iter().map(decode_currency).collect()
+                        };
+                        counts.currency_samples.push(CurrencyMismatch {
+                            partner: String::from_utf8_lossy(&self.partners.names[p as usize])
+                                .into_owned(),
+                            day: String::from_utf8_lossy(&format_day(d)).into_owned(),
+                            metric: Metric::ALL[m as usize],
+                            old: curs(o.as_ref(), a),
+                            new: curs(n.as_ref(), b),
+                        });
+                    }
+                }
             }
-            self.write_row(buf, key, ov, nv, status);
+            // A side whose rows mix currencies has no one value to show.
+            let shown = |r: Option<&Run>| r.filter(|r| !r.mixed).map(|r| r.val);
+            self.write_row(buf, key, shown(o.as_ref()), shown(n.as_ref()), status);
         }
+        Ok(())
+    }
+
+    /// The status of a key from its two sides; an error when a sum (or the difference)
+    /// does not fit a decimal.
+    fn status(&self, key: u64, o: Option<&Run>, n: Option<&Run>) -> Result<KeyStatus, ReconError> {
+        for (side, run) in [(self.old, o), (self.new, n)] {
+            if let Some(r) = run
+                && r.overflow
+                && !r.mixed
+            {
+                return Err(ReconError::Overflow(format!(
+                    "{}{}: the rows of {} sum beyond the decimal range",
+                    side.file,
+                    r.line.map(|l| format!(":{l}")).unwrap_or_default(),
+                    self.key_text(key, r.cur),
+                )));
+            }
+        }
+        if o.is_some_and(|r| r.mixed) || n.is_some_and(|r| r.mixed) {
+            return Ok(KeyStatus::CurrencyMismatch);
+        }
+        let (o, n) = match (o, n) {
+            (Some(o), Some(n)) => (o, n),
+            (Some(_), None) => return Ok(KeyStatus::OnlyOld),
+            _ => return Ok(KeyStatus::OnlyNew),
+        };
+        if o.cur != n.cur {
+            return Ok(KeyStatus::CurrencyMismatch);
+        }
+        self.tol.status(o.val, n.val).ok_or_else(|| {
+            let at = |r: &Run| r.line.map(|l| format!(":{l}")).unwrap_or_default();
+            ReconError::Overflow(format!(
+                "{}: the difference between {}{} and {}{} is beyond the decimal range",
+                self.key_text(key, o.cur),
+                self.old.file,
+                at(o),
+                self.new.file,
+                at(n)
+            ))
+        })
+    }
+
+    /// `partner,day,metric` (and the currency) of a key, for messages.
+    fn key_text(&self, key: u64, cur: u16) -> String {
+        let (p, d, m) = unpack(key);
+        let mut s = format!(
+            "{},{},{}",
+            String::from_utf8_lossy(&self.partners.names[p as usize]),
+            String::from_utf8_lossy(&format_day(d)),
+            Metric::ALL[m as usize]
+        );
+        if cur != 0 {
+            s.push(' ');
+            s.push_str(&decode_currency(cur));
+        }
+        s
     }
 
     fn dup(&self, counts: &mut Counts, file: &str, key: u64, rows: u32) {
@@ -727,31 +929,37 @@ impl Ctx<'_> {
     }
 }
 
-/// Sums the run of entries with the same global key starting at `start`. `local` tells
-/// rows of one file key apart from merged ones (duplicates are adjacent: the run is sorted
-/// by (global, local)); `exo_key` is the key the side table of exotic values uses.
-/// Returns the value, the most rows of one local key (duplicates), and the run's end.
+/// Sums the run of entries with the same global key (without currency) starting at
+/// `start`. `local` tells rows of one file key apart from merged ones (duplicates are
+/// adjacent: the run is sorted by (global, local)); `exo_key` is the key the side table of
+/// exotic values uses. Notes whether the rows' currencies differ, and whether the sum
+/// left the decimal range (exotic values; fixed-point ones are i32s summed in an i128).
 fn sum_run(
     run: &[Entry],
     start: usize,
-    gkey: impl Fn(&Entry) -> u64,
+    gident: impl Fn(&Entry) -> u64,
     local: impl Fn(&Entry) -> u64,
     exo_key: impl Fn(&Entry) -> u64,
-    exotic: &FxMap<u64, Decimal>,
-) -> (Val, u32, usize) {
-    let key = gkey(&run[start]);
+    exotic: &FxMap<u64, Exotic>,
+) -> Run {
+    let id = gident(&run[start]);
+    let cur = currency(run[start].key);
+    let mut mixed = false;
     let mut fixed: i128 = 0;
     let mut dec: Option<Decimal> = None;
+    let mut overflow = false;
+    let mut line: Option<u64> = None;
     let mut end = start;
     let mut max_same = 1u32;
     let mut same = 0u32;
     let mut prev_local = None;
     let mut seen_exotic_locals: Vec<u64> = Vec::new();
-    while end < run.len() && gkey(&run[end]) == key {
+    while end < run.len() && gident(&run[end]) == id {
         let e = &run[end];
+        mixed |= currency(e.key) != cur;
         let l = local(e);
         if prev_local == Some(l) {
-            same += 1;
+            same = same.saturating_add(1);
         } else {
             same = 1;
             prev_local = Some(l);
@@ -762,19 +970,42 @@ fn sum_run(
             let x = exo_key(e);
             if !seen_exotic_locals.contains(&x) {
                 seen_exotic_locals.push(x);
-                let d = exotic.get(&x).copied().unwrap_or_default();
-                dec = Some(dec.unwrap_or_default().saturating_add(d));
+                if let Some(ex) = exotic.get(&x) {
+                    line = Some(line.map_or(ex.line, |l| l.min(ex.line)));
+                    match dec.unwrap_or_default().checked_add(ex.sum) {
+                        Some(d) => dec = Some(d),
+                        None => overflow = true,
+                    }
+                }
             }
         } else {
-            fixed += e.val as i128;
+            fixed += i128::from(e.val);
         }
         end += 1;
     }
-    let v = match dec {
+    let val = match dec {
         None => Val::Fixed(fixed),
-        Some(d) => Val::Dec(Decimal::from_i128_with_scale(fixed, SCALE).saturating_add(d)),
+        Some(d) => match Decimal::try_from_i128_with_scale(fixed, SCALE)
+            .ok()
+            .and_then(|f| f.checked_add(d))
+        {
+            Some(v) => Val::Dec(v),
+            None => {
+                overflow = true;
+                Val::Dec(d)
+            }
+        },
     };
-    (v, max_same, end)
+    Run {
+        cur,
+        mixed,
+        val,
+        rows: max_same,
+        start,
+        end,
+        line,
+        overflow,
+    }
 }
 
 fn write_field(buf: &mut Vec<u8>, s: &[u8]) {

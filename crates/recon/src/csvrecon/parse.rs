@@ -1,8 +1,9 @@
 //! Byte-level parsing of one aggregate CSV (`partner_id,day,metric,value,currency`) into
 //! compact, radix-partitioned entries: no per-row allocation, partner ids interned, the key
-//! packed into a `u64` and the value a fixed-point `i32` in hundredths (12 bytes an entry;
-//! anything that does not fit — more decimals, larger than ±21,474,836.47 — goes to a small
-//! side table as a [`Decimal`]).
+//! (partner, day, metric and the currency of money metrics) packed into a `u64` and the
+//! value a fixed-point `i32` in hundredths (12 bytes an entry; anything that does not fit —
+//! more decimals, larger than ±21,474,836.47 — goes to a small side table as a
+//! [`Decimal`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -29,8 +30,17 @@ pub(crate) const SAMPLE: usize = 50;
 
 const DAY_BITS: u32 = 22;
 const METRIC_BITS: u32 = 4;
+/// The currency of a money metric: 0 for none, else 1 + the three letters in base 26. The
+/// lowest bits, so a key's rows sort together and the currency is compared, not joined on.
+pub(crate) const CUR_BITS: u32 = 15;
+const CUR_MASK: u64 = (1 << CUR_BITS) - 1;
+/// What is left for the partner index.
+const PARTNER_SHIFT: u32 = DAY_BITS + METRIC_BITS + CUR_BITS;
+/// Distinct partner ids a comparison can hold (8,388,608).
+pub(crate) const MAX_PARTNERS: usize = 1 << (64 - PARTNER_SHIFT);
 
-/// One aggregate row: packed key (partner index, day, metric) and fixed-point value.
+/// One aggregate row: packed key (partner index, day, metric, currency) and fixed-point
+/// value.
 /// Packed to 12 bytes (4-byte aligned): memory is what bounds a 10M-row comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C, packed(4))]
@@ -40,23 +50,60 @@ pub(crate) struct Entry {
 }
 
 #[inline]
-pub(crate) fn pack(partner: u32, day: u32, metric: u8) -> u64 {
-    ((partner as u64) << (DAY_BITS + METRIC_BITS)) | ((day as u64) << METRIC_BITS) | metric as u64
+pub(crate) fn pack(partner: u32, day: u32, metric: u8, currency: u16) -> u64 {
+    ((partner as u64) << PARTNER_SHIFT)
+        | ((day as u64) << (METRIC_BITS + CUR_BITS))
+        | ((metric as u64) << CUR_BITS)
+        | (currency as u64 & CUR_MASK)
 }
 
+/// (partner, day, metric) of a key; its currency is [`currency`].
 #[inline]
 pub(crate) fn unpack(key: u64) -> (u32, u32, u8) {
     (
-        (key >> (DAY_BITS + METRIC_BITS)) as u32,
-        ((key >> METRIC_BITS) & ((1 << DAY_BITS) - 1)) as u32,
-        (key & ((1 << METRIC_BITS) - 1)) as u8,
+        (key >> PARTNER_SHIFT) as u32,
+        ((key >> (METRIC_BITS + CUR_BITS)) & ((1 << DAY_BITS) - 1)) as u32,
+        ((key >> CUR_BITS) & ((1 << METRIC_BITS) - 1)) as u8,
     )
 }
 
 #[inline]
+pub(crate) fn currency(key: u64) -> u16 {
+    (key & CUR_MASK) as u16
+}
+
+/// The key without its currency: what the two sides are joined on.
+#[inline]
+pub(crate) fn ident(key: u64) -> u64 {
+    key >> CUR_BITS
+}
+
+#[inline]
 pub(crate) fn with_partner(key: u64, partner: u32) -> u64 {
-    (key & ((1u64 << (DAY_BITS + METRIC_BITS)) - 1))
-        | ((partner as u64) << (DAY_BITS + METRIC_BITS))
+    (key & ((1u64 << PARTNER_SHIFT) - 1)) | ((partner as u64) << PARTNER_SHIFT)
+}
+
+/// The code of a currency field already checked to be empty or three upper-case letters.
+#[inline]
+fn encode_currency(c: &[u8]) -> u16 {
+    match c {
+        [a, b, c] => {
+            1 + (u16::from(a - b'A') * 26 + u16::from(b - b'A')) * 26 + u16::from(c - b'A')
+        }
+        _ => 0,
+    }
+}
+
+/// The currency of a code (empty for none).
+pub(crate) fn decode_currency(code: u16) -> String {
+    if code == 0 {
+        return String::new();
+    }
+    let n = code - 1;
+    [n / 676, n / 26 % 26, n % 26]
+        .iter()
+        .map(|&d| char::from(b'A' + (d % 26) as u8))
+        .collect()
 }
 
 /// FxHash with a finalizer: a fast non-cryptographic hasher for ids and packed keys.
@@ -152,7 +199,7 @@ pub(crate) struct Side {
     pub canon_hash: Vec<u64>,
     pub parts: Vec<Part>,
     /// Values that do not fit the fixed-point form, summed per local key.
-    pub exotic: FxMap<u64, Decimal>,
+    pub exotic: FxMap<u64, Exotic>,
     pub rows: u64,
     pub malformed: u64,
     pub malformed_samples: Vec<Malformed>,
@@ -173,7 +220,8 @@ impl Side {
         }
     }
 
-    fn bad(&mut self, line: u64, reason: impl Into<String>) {
+    /// Counts (and samples) a malformed row; the comparison goes on.
+    fn bad(&mut self, line: u64, reason: impl Into<String>) -> Result<(), ReconError> {
         self.malformed += 1;
         if self.malformed_samples.len() < SAMPLE {
             self.malformed_samples.push(Malformed {
@@ -182,7 +230,16 @@ impl Side {
                 reason: reason.into(),
             });
         }
+        Ok(())
     }
+}
+
+/// The sum of a key's values that do not fit the fixed-point form, and the line of the
+/// first of them (for messages).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Exotic {
+    pub sum: Decimal,
+    pub line: u64,
 }
 
 pub const HEADER: &[u8] = b"partner_id,day,metric,value,currency";
@@ -255,7 +312,7 @@ pub(crate) fn parse_side<R: Read>(
             if line.is_empty() {
                 continue;
             }
-            parse_line(&mut side, line, line_no, xwalk, &mut last);
+            parse_line(&mut side, line, line_no, xwalk, &mut last)?;
         }
         if eof {
             break;
@@ -272,13 +329,16 @@ pub(crate) fn parse_side<R: Read>(
     Ok(side)
 }
 
+/// Parses one data line into `side`: a bad row is counted and sampled; only what makes
+/// the whole comparison impossible (too many partners, a sum beyond the decimal range)
+/// is an error.
 fn parse_line(
     side: &mut Side,
     line: &[u8],
     line_no: u64,
     xwalk: Option<&Crosswalk>,
     last: &mut (Vec<u8>, u32, u64),
-) {
+) -> Result<(), ReconError> {
     let owned;
     let mut f: [&[u8]; 5] = [&[]; 5];
     if memchr::memchr(b'"', line).is_some() {
@@ -356,6 +416,12 @@ fn parse_line(
         let (idx, canon) = match side.index.get(partner) {
             Some(&i) => (i, side.canon_hash[i as usize]),
             None => {
+                if side.names.len() >= MAX_PARTNERS {
+                    return Err(ReconError::TooManyPartners {
+                        file: format!("{}:{line_no}", side.file),
+                        max: MAX_PARTNERS,
+                    });
+                }
                 let i = side.names.len() as u32;
                 let canon_name = xwalk.and_then(|x| x.get(partner)).unwrap_or(partner);
                 let h = name_hash(canon_name);
@@ -371,17 +437,44 @@ fn parse_line(
         last.2 = canon;
         (idx, canon)
     };
-    let key = pack(idx, day, metric);
+    // Counts carry no currency: only money is in one.
+    let cur = if Metric::ALL[metric as usize].is_money() {
+        encode_currency(currency)
+    } else {
+        0
+    };
+    let key = pack(idx, day, metric, cur);
     let val = match val {
         Ok(v) => v,
         Err(d) => {
-            let sum = side.exotic.entry(key).or_default();
-            *sum = sum.saturating_add(d);
+            let e = side.exotic.entry(key).or_insert(Exotic {
+                sum: Decimal::ZERO,
+                line: line_no,
+            });
+            match e.sum.checked_add(d) {
+                Some(sum) => e.sum = sum,
+                None => {
+                    return Err(ReconError::Overflow(format!(
+                        "{}:{line_no}: value {d} of {},{},{}{} takes the sum of the key (rows from line {}) beyond the decimal range",
+                        side.file,
+                        String::from_utf8_lossy(partner),
+                        String::from_utf8_lossy(&format_day(day)),
+                        Metric::ALL[metric as usize],
+                        if cur == 0 {
+                            String::new()
+                        } else {
+                            format!(" {}", decode_currency(cur))
+                        },
+                        e.line
+                    )));
+                }
+            }
             EXOTIC
         }
     };
     side.rows += 1;
     side.parts[partition(canon, day)].push(Entry { key, val });
+    Ok(())
 }
 
 /// Splits a line with quoted fields (RFC 4180 quoting, `""` inside quotes).
@@ -635,6 +728,25 @@ mod tests {
         let mut out = Vec::new();
         format_fixed(-1_250, &mut out);
         assert_eq!(out, b"-12.5");
+    }
+
+    #[test]
+    fn currency_codes_round_trip() {
+        assert_eq!(encode_currency(b""), 0);
+        for c in ["AAA", "EUR", "USD", "ZZZ"] {
+            let code = encode_currency(c.as_bytes());
+            assert!(code > 0 && u64::from(code) <= CUR_MASK, "{c}");
+            assert_eq!(decode_currency(code), c);
+        }
+        let key = pack(
+            MAX_PARTNERS as u32 - 1,
+            3_652_058,
+            13,
+            encode_currency(b"ZZZ"),
+        );
+        assert_eq!(unpack(key), (MAX_PARTNERS as u32 - 1, 3_652_058, 13));
+        assert_eq!(decode_currency(currency(key)), "ZZZ");
+        assert_eq!(ident(with_partner(key, 7)) >> 26, 7);
     }
 
     #[test]

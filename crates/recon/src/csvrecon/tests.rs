@@ -14,6 +14,17 @@ fn d(s: &str) -> Decimal {
 }
 
 fn run(old: &str, new: &str, xwalk: Option<&str>, abs: &str, rel: &str) -> (Summary, String) {
+    let (s, out) = try_run(old, new, xwalk, abs, rel);
+    (s.unwrap(), out)
+}
+
+fn try_run(
+    old: &str,
+    new: &str,
+    xwalk: Option<&str>,
+    abs: &str,
+    rel: &str,
+) -> (Result<Summary, ReconError>, String) {
     let x = xwalk.map(|x| Crosswalk::parse("map.csv", x.as_bytes()).unwrap());
     let mut out = Vec::new();
     let s = reconcile_csv(
@@ -31,8 +42,7 @@ fn run(old: &str, new: &str, xwalk: Option<&str>, abs: &str, rel: &str) -> (Summ
             rel: d(rel),
         },
         &mut out,
-    )
-    .unwrap();
+    );
     (s, String::from_utf8(out).unwrap())
 }
 
@@ -205,12 +215,169 @@ fn duplicates_mixing_exact_and_exotic_values() {
 fn extreme_values_do_not_panic() {
     let max = "79228162514264337593543950335";
     let old = format!(
-        "{H}p,2026-01-01,ftd_amount,{max},EUR\np,2026-01-01,ftd_amount,{max},EUR\np,2026-01-02,ftd_amount,-{max},EUR\np,2026-01-03,ftd_amount,1e400,EUR\n"
+        "{H}p,2026-01-01,ftd_amount,{max},EUR\np,2026-01-02,ftd_amount,-{max},EUR\np,2026-01-03,ftd_amount,1e400,EUR\n"
     );
     let new = format!("{H}p,2026-01-01,ftd_amount,1,EUR\np,2026-01-02,ftd_amount,{max},EUR\n");
-    let (s, _) = run(&old, &new, None, max, "1");
-    assert_eq!(s.variance + s.within_tolerance, 2);
+    let (s, out) = run(&old, &new, None, max, "1");
+    // 01-02: the difference is beyond the range, the allowance is not: a variance.
+    assert!(
+        out.contains(&format!("p,2026-01-02,ftd_amount,-{max},{max},variance")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("p,2026-01-01,ftd_amount,{max},1,within_tolerance")),
+        "{out}"
+    );
     assert_eq!(s.malformed, 1);
+}
+
+const MAX: &str = "79228162514264337593543950335";
+
+/// Regression: summing duplicate keys saturated silently at `Decimal::MAX`; now it is an
+/// error naming the file, the rows and the key.
+#[test]
+fn overflow_in_sums_of_duplicates_is_an_error_with_rows() {
+    // Two values beyond the fixed-point form: caught while reading, with both lines.
+    let old = format!(
+        "{H}q,2026-01-01,clicks_gross,1,\np,2026-01-01,ftd_amount,{MAX},EUR\np,2026-01-01,ftd_amount,{MAX},EUR\n"
+    );
+    let new = format!("{H}p,2026-01-01,ftd_amount,1,EUR\n");
+    let (e, out) = try_run(&old, &new, None, "0", "0");
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        format!(
+            "old.csv:4: value {MAX} of p,2026-01-01,ftd_amount EUR takes the sum of the key (rows from line 3) beyond the decimal range"
+        )
+    );
+    assert_eq!(out, "", "nothing is written");
+    // A large value and a small one (fixed-point): caught while comparing.
+    let old = format!("{H}p,2026-01-01,ftd_amount,1,EUR\np,2026-01-01,ftd_amount,{MAX},EUR\n");
+    let (e, _) = try_run(&old, &new, None, "0", "0");
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "old.csv:3: the rows of p,2026-01-01,ftd_amount EUR sum beyond the decimal range"
+    );
+    // Two new ids merged into one old id by the crosswalk.
+    let old = format!("{H}p,2026-01-01,ftd_amount,1,EUR\n");
+    let new =
+        format!("{H}n1,2026-01-01,ftd_amount,{MAX},EUR\nn2,2026-01-01,ftd_amount,{MAX},EUR\n");
+    let x = "old_partner_id,new_partner_id\np,n1\np,n2\n";
+    let (e, _) = try_run(&old, &new, Some(x), "0", "0");
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "new.csv:2: the rows of p,2026-01-01,ftd_amount EUR sum beyond the decimal range"
+    );
+    // Near the i64 and i32 limits of the fixed-point form: exact, no overflow.
+    let big = "21474836.47";
+    let old = format!(
+        "{H}p,2026-01-01,ftd_amount,{big},EUR\np,2026-01-01,ftd_amount,{big},EUR\np,2026-01-01,ftd_amount,9223372036854775807,EUR\n"
+    );
+    let new = format!(
+        "{H}p,2026-01-01,ftd_amount,9223372036854775807.01,EUR\np,2026-01-01,ftd_amount,42949672.92,EUR\n"
+    );
+    let (s, out) = run(&old, &new, None, "0", "0");
+    assert_eq!(
+        out.lines().nth(1),
+        Some("p,2026-01-01,ftd_amount,9223372036897725479.94,9223372036897725479.93,variance")
+    );
+    assert_eq!(s.variance, 1);
+}
+
+/// The difference of two huge values with an allowance beyond the range (rel > 1): not
+/// decidable in decimals, so an error naming the key and both rows.
+#[test]
+fn undecidable_difference_is_an_error() {
+    let half = "50000000000000000000000000000";
+    let old = format!("{H}p,2026-01-01,ftd_amount,{half},EUR\n");
+    let new = format!("{H}p,2026-01-01,ftd_amount,-{half},EUR\n");
+    let (e, _) = try_run(&old, &new, None, "0", "2");
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "p,2026-01-01,ftd_amount EUR: the difference between old.csv:2 and new.csv:2 is beyond the decimal range"
+    );
+}
+
+/// Regression: 100 EUR and 100 USD were a match.
+#[test]
+fn currency_mismatch_is_a_finding_never_a_match() {
+    let old = format!(
+        "{H}p,2026-01-01,ftd_amount,100,EUR\np,2026-01-02,ftd_amount,100,EUR\np,2026-01-03,ftd_amount,1.001,EUR\np,2026-01-01,clicks_gross,5,EUR\n"
+    );
+    let new = format!(
+        "{H}p,2026-01-01,ftd_amount,100,USD\np,2026-01-02,ftd_amount,100,\np,2026-01-03,ftd_amount,1.001,GBP\np,2026-01-01,clicks_gross,5,\n"
+    );
+    let (s, out) = run(&old, &new, None, "1000", "1");
+    let mut lines: Vec<&str> = out.lines().skip(1).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "p,2026-01-01,ftd_amount,100,100,currency_mismatch",
+            "p,2026-01-02,ftd_amount,100,100,currency_mismatch",
+            "p,2026-01-03,ftd_amount,1.001,1.001,currency_mismatch",
+        ]
+    );
+    // Counts carry no currency: clicks match.
+    assert_eq!((s.matched, s.currency_mismatch), (1, 3));
+    let mut details: Vec<String> = s.currency_samples.iter().map(|c| c.detail()).collect();
+    details.sort();
+    assert_eq!(
+        details,
+        [
+            "old EUR, new GBP",
+            "old EUR, new USD",
+            "old EUR, new no currency"
+        ]
+    );
+    assert_eq!(
+        s.outcome(),
+        (
+            Outcome::Fail,
+            "0 variance, 0 only_old, 0 only_new, 3 currency_mismatch".into()
+        )
+    );
+}
+
+/// Regression: duplicate keys were summed across currencies (60 EUR + 40 USD = 100).
+#[test]
+fn duplicate_keys_across_currencies_are_not_summed() {
+    let old = format!("{H}p,2026-01-01,ftd_amount,60,EUR\np,2026-01-01,ftd_amount,40,USD\n");
+    let new = format!("{H}p,2026-01-01,ftd_amount,100,EUR\n");
+    let (s, out) = run(&old, &new, None, "0", "0");
+    assert_eq!(
+        out.lines().nth(1),
+        Some("p,2026-01-01,ftd_amount,,100,currency_mismatch")
+    );
+    assert_eq!(s.duplicates, 1);
+    assert_eq!(s.currency_samples[0].detail(), "old EUR and USD, new EUR");
+    // Only on one side, and with exotic values: still a mismatch, not only_old.
+    let old = format!("{H}p,2026-01-01,ftd_amount,0.001,EUR\np,2026-01-01,ftd_amount,{MAX},USD\n");
+    let (s, out) = run(
+        &old,
+        &format!("{H}q,2026-01-01,clicks_gross,1,\n"),
+        None,
+        "0",
+        "0",
+    );
+    assert!(
+        out.contains("p,2026-01-01,ftd_amount,,,currency_mismatch"),
+        "{out}"
+    );
+    assert_eq!(
+        s.currency_samples[0].detail(),
+        "old EUR and USD, new missing"
+    );
+    // Two new ids merged by the crosswalk, in different currencies.
+    let old = format!("{H}p,2026-01-01,ftd_amount,100,EUR\n");
+    let new = format!("{H}n1,2026-01-01,ftd_amount,50,EUR\nn2,2026-01-01,ftd_amount,50,USD\n");
+    let x = "old_partner_id,new_partner_id\np,n1\np,n2\n";
+    let (s, out) = run(&old, &new, Some(x), "0", "0");
+    assert!(
+        out.contains("p,2026-01-01,ftd_amount,100,,currency_mismatch"),
+        "{out}"
+    );
+    assert_eq!(s.duplicates, 0);
+    assert_eq!(s.outcome().0, Outcome::Fail);
 }
 
 #[test]
@@ -224,7 +391,11 @@ fn quoted_ids_and_crlf() {
     );
 }
 
-type Row = (u8, u8, u8, i64, u32);
+/// (partner, day, metric, value, scale, currency)
+type Row = (u8, u8, u8, i64, u32, &'static str);
+
+/// Metrics of the generated rows: two counts and a money metric.
+const METRICS: [Metric; 3] = [Metric::ClicksGross, Metric::ClicksUnique, Metric::FtdAmount];
 
 /// The naive reference: parse with `str::split`, sum into BTreeMaps, compare.
 fn reference(
@@ -233,32 +404,46 @@ fn reference(
     abs: Decimal,
     rel: Decimal,
 ) -> BTreeMap<(String, String, String), &'static str> {
+    type Sums =
+        BTreeMap<(String, String, String), (Decimal, std::collections::BTreeSet<&'static str>)>;
     let sum = |rows: &[Row]| {
-        let mut m: BTreeMap<(String, String, String), Decimal> = BTreeMap::new();
-        for &(p, day, metric, v, scale) in rows {
+        let mut m: Sums = BTreeMap::new();
+        for &(p, day, metric, v, scale, cur) in rows {
+            let metric = METRICS[metric as usize];
             let k = (
                 format!("p{p}"),
                 format!("2026-01-{:02}", day + 1),
-                Metric::ALL[metric as usize].as_str().to_owned(),
+                metric.as_str().to_owned(),
             );
-            *m.entry(k).or_default() += Decimal::new(v, scale);
+            let e = m.entry(k).or_default();
+            e.0 += Decimal::new(v, scale);
+            e.1.insert(if metric.is_money() { cur } else { "" });
         }
         m
     };
     let (o, n) = (sum(old), sum(new));
     let mut out = BTreeMap::new();
-    for (k, ov) in &o {
+    for (k, (ov, oc)) in &o {
         let s = match n.get(k) {
+            _ if oc.len() > 1 => "currency_mismatch",
+            Some((_, nc)) if nc.len() > 1 || nc != oc => "currency_mismatch",
             None => "only_old",
-            Some(nv) if nv == ov => continue,
-            Some(nv) if (*nv - *ov).abs() <= abs.max(rel * ov.abs()) => "within_tolerance",
+            Some((nv, _)) if nv == ov => continue,
+            Some((nv, _)) if (*nv - *ov).abs() <= abs.max(rel * ov.abs()) => "within_tolerance",
             Some(_) => "variance",
         };
         out.insert(k.clone(), s);
     }
-    for k in n.keys() {
+    for (k, (_, nc)) in &n {
         if !o.contains_key(k) {
-            out.insert(k.clone(), "only_new");
+            out.insert(
+                k.clone(),
+                if nc.len() > 1 {
+                    "currency_mismatch"
+                } else {
+                    "only_new"
+                },
+            );
         }
     }
     out
@@ -272,8 +457,10 @@ fn rows() -> impl Strategy<Value = Vec<Row>> {
         1 => (-2000i64..2000, Just(3u32)),
         1 => (-10_000_000_000i64..10_000_000_000, Just(2u32)),
     ];
+    let currency = prop_oneof![8 => Just("EUR"), 1 => Just("USD"), 1 => Just("")];
     prop::collection::vec(
-        (0u8..6, 0u8..4, 0u8..3, value).prop_map(|(p, d, m, (v, s))| (p, d, m, v, s)),
+        (0u8..6, 0u8..4, 0u8..3, value, currency)
+            .prop_map(|(p, d, m, (v, s), c)| (p, d, m, v, s, c)),
         0..40,
     )
 }
@@ -283,11 +470,11 @@ proptest! {
     fn statuses_match_naive_reference(old in rows(), new in rows(), abs in 0i64..300, rel in 0i64..20) {
         let csv = |rows: &[Row]| {
             let mut s = String::from(H);
-            for &(p, day, metric, v, scale) in rows {
+            for &(p, day, metric, v, scale, cur) in rows {
                 s.push_str(&format!(
-                    "p{p},2026-01-{:02},{},{},\n",
+                    "p{p},2026-01-{:02},{},{},{cur}\n",
                     day + 1,
-                    Metric::ALL[metric as usize].as_str(),
+                    METRICS[metric as usize].as_str(),
                     Decimal::new(v, scale)
                 ));
             }
@@ -305,11 +492,165 @@ proptest! {
                     "only_new" => "only_new",
                     "variance" => "variance",
                     "within_tolerance" => "within_tolerance",
+                    "currency_mismatch" => "currency_mismatch",
                     other => panic!("status {other}"),
                 };
                 ((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()), status)
             })
             .collect();
         prop_assert_eq!(got, reference(&old, &new, abs, rel));
+    }
+}
+
+/// Fields that have broken parsers: multi-byte characters at every byte offset of a
+/// valid value, empty and blank fields, huge and tiny numbers, NaN and infinities,
+/// unbalanced quotes, control characters.
+fn nasty_fields(valid: &str) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "",
+        " ",
+        "\t",
+        "\0",
+        "\"",
+        "\"\"",
+        "\"\"\"",
+        "\"a",
+        "a\"",
+        "\"a\"b",
+        ",",
+        "\r",
+        "NaN",
+        "nan",
+        "inf",
+        "-inf",
+        "Infinity",
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "1e",
+        "e1",
+        "1E99999999999",
+        "-",
+        "+",
+        ".",
+        "-.",
+        "+.5",
+        "--1",
+        "1..2",
+        "0x10",
+        "1_000",
+        "79228162514264337593543950335",
+        "79228162514264337593543950336",
+        "-79228162514264337593543950336",
+        "99999999999999999999999999999999999999",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "21474836.48",
+        "-21474836.48",
+        "0.000000000000000000000000000001",
+        "99999999999999.99",
+        "999999999999999.99",
+        "0000-01-01",
+        "9999-12-31",
+        "10000-01-01",
+        "2024-02-30",
+        "2026-00-10",
+        "２０２６-01-01",
+        "eur",
+        "EU",
+        "EURO",
+        "€",
+        "ÉUR",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    v.push("9".repeat(10_000));
+    for ch in ["é", "€", "😀", "\u{301}"] {
+        for i in 0..=valid.len() {
+            v.push(format!("{}{ch}{}", &valid[..i], &valid[i..]));
+            if i < valid.len() {
+                v.push(format!("{}{ch}{}", &valid[..i], &valid[i + 1..]));
+            }
+        }
+    }
+    v
+}
+
+/// Every nasty value in every field of a row: the row is read or is a malformed row
+/// with its line, the comparison never panics and never fails as a whole.
+#[test]
+fn nasty_fields_are_malformed_rows_never_panics() {
+    let valid = ["p1", "2026-01-01", "ftd_amount", "12.50", "EUR"];
+    let new = format!("{H}p1,2026-01-01,ftd_amount,12.50,EUR\n");
+    for field in 0..valid.len() {
+        let values = nasty_fields(valid[field]);
+        let mut old = String::from(H);
+        for (i, v) in values.iter().enumerate() {
+            // One key a row (huge values summed on one key would overflow, rightly).
+            let mut row = valid.map(str::to_owned);
+            row[0] = format!("p{i}");
+            row[field] = v.clone();
+            old.push_str(&row.join(","));
+            old.push('\n');
+        }
+        let (s, out) = try_run(&old, &new, None, "0", "0");
+        let s = s.unwrap_or_else(|e| panic!("field {field}: {e}"));
+        // A row is either read or malformed; lines are counted from the header.
+        assert_eq!(
+            s.old_rows + s.malformed,
+            values.len() as u64,
+            "field {field}"
+        );
+        for m in &s.malformed_samples {
+            assert!(m.line >= 2, "{m:?}");
+        }
+        assert!(out.starts_with(OUTPUT_HEADER));
+    }
+}
+
+#[test]
+fn a_multibyte_day_is_a_malformed_row_with_its_line() {
+    let old = format!("{H}p,2026-01-0é,clicks_gross,1,\np,2026-01-01,clicks_gross,1,\n");
+    let new = format!("{H}p,2026-01-01,clicks_gross,1,\n");
+    let (s, _) = run(&old, &new, None, "0", "0");
+    assert_eq!(s.malformed, 1);
+    assert_eq!(s.malformed_samples[0].line, 2);
+    assert_eq!(
+        s.malformed_samples[0].reason,
+        "bad day \"2026-01-0é\" (expected YYYY-MM-DD)"
+    );
+}
+
+proptest! {
+    /// Arbitrary text as a side (and a crosswalk): read or rejected, never a panic.
+    #[test]
+    fn arbitrary_input_never_panics(
+        lines in prop::collection::vec("[a-z0-9,.\"\\-+eE€é😀 \r]{0,40}", 0..20),
+        header in any::<bool>(),
+    ) {
+        let mut text = if header { String::from(H) } else { String::new() };
+        for l in &lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        let _ = try_run(&text, &text, None, "0.5", "0.01");
+        let _ = Crosswalk::parse("x.csv", text.as_bytes());
+    }
+
+    /// Arbitrary values in the value and currency fields.
+    #[test]
+    fn arbitrary_values_never_panic(values in prop::collection::vec(("\\PC{0,30}", "\\PC{0,4}"), 1..20)) {
+        let mut old = String::from(H);
+        for (v, c) in &values {
+            let v = v.replace([',', '\n', '"'], "");
+            let c = c.replace([',', '\n', '"'], "");
+            old.push_str(&format!("p,2026-01-01,ftd_amount,{v},{c}\n"));
+        }
+        let new = format!("{H}p,2026-01-01,ftd_amount,1,EUR\n");
+        let (r, _) = try_run(&old, &new, None, "0", "0");
+        if let Err(e) = r {
+            prop_assert!(matches!(e, ReconError::Overflow(_)), "{}", e);
+        }
     }
 }
