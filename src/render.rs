@@ -5,7 +5,7 @@ use cutover_engine::{
     ConditionReport, Effect, GateReport, Notice, SignOff, Status, Waiver, current_gate, human,
 };
 use cutover_plan::Plan;
-use cutover_store::{LogEntry, Snapshot};
+use cutover_store::{LogEntry, Snapshot, short_hash};
 use serde::Serialize;
 
 /// `cutover status`, as data.
@@ -105,8 +105,8 @@ impl StatusView {
         out.push_str(&format!(
             "Plan: version {} ({}, sha256 {})\n",
             self.plan.version,
-            self.plan.file,
-            &self.plan.sha256[..12.min(self.plan.sha256.len())]
+            clean(&self.plan.file),
+            short_hash(&self.plan.sha256)
         ));
         if let Some(gate) = &self.gate {
             let met = gate.conditions.iter().filter(|c| c.satisfied).count();
@@ -191,6 +191,11 @@ fn notice_text(n: &Notice) -> String {
         }
         Notice::Aborted { phase, by, reason } => format!("{by} aborted in {phase}: {reason}"),
         Notice::Completed { phase, by } => format!("{by} completed the migration from {phase}"),
+        Notice::PlanApplied {
+            version,
+            by,
+            change,
+        } => format!("{by} applied plan version {version} ({change})"),
     }
 }
 
@@ -207,13 +212,30 @@ pub fn entry_line(e: &LogEntry) -> String {
         "#{:<3} {} {:<14} {:<8} {:<8} {:<40} {}  [{}]",
         e.seq,
         e.at.format("%Y-%m-%d %H:%M:%S UTC"),
-        e.kind,
-        e.result,
-        e.actor.as_deref().unwrap_or("-"),
-        phases,
-        summary,
-        &e.hash[..12.min(e.hash.len())]
+        clean(&e.kind),
+        clean(&e.result),
+        clean(e.actor.as_deref().unwrap_or("-")),
+        clean(&phases),
+        clean(summary),
+        short_hash(&e.hash)
     )
+}
+
+/// Text from the database with control characters escaped, so a stored value can never
+/// move the cursor or forge a line on a terminal.
+pub fn clean(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A log entry as JSON, with its JSON columns parsed.
@@ -232,7 +254,9 @@ pub fn entry_json(e: &LogEntry) -> serde_json::Value {
         "command": parse(&e.command),
         "effects": parse(&e.effects),
         "facts": parse(&e.facts),
+        "state": parse(&e.state),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
+        "mac": e.mac,
     })
 }
