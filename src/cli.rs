@@ -33,9 +33,11 @@ pub enum Cmd {
     /// Create the migration from a plan and enter its first phase.
     Start {
         file: PathBuf,
-        /// The lead starting the migration.
+        /// The lead starting the migration (a lead of this plan).
         #[arg(long = "as")]
-        by: Option<String>,
+        by: String,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Plan versions.
     #[command(subcommand)]
@@ -49,11 +51,16 @@ pub enum Cmd {
     Advance {
         #[arg(long = "as")]
         by: String,
+        /// The phase the migration is in, as you saw it; refused if it has moved since.
+        #[arg(long)]
+        from: String,
         /// A later phase; every phase skipped must hold its gate too.
         #[arg(long)]
         to: Option<String>,
         #[arg(long)]
         reason: Option<String>,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Go back to an earlier phase.
     Rollback {
@@ -63,6 +70,8 @@ pub enum Cmd {
         to: String,
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Sign off the current phase for a layer you own (or `signoff revoke`).
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -78,6 +87,8 @@ pub enum Cmd {
         /// Last day the waiver counts, YYYY-MM-DD in the plan's time zone.
         #[arg(long)]
         expires: NaiveDate,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Checks.
     #[command(subcommand)]
@@ -88,13 +99,17 @@ pub enum Cmd {
         by: String,
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Finish the migration from its final phase once its gate holds.
     Complete {
         #[arg(long = "as")]
         by: String,
+        #[command(flatten)]
+        out: OutArgs,
     },
-    /// The transition log (or `history verify` to re-compute its hash chain).
+    /// The transition log (or `history verify` to check it and the state against it).
     #[command(args_conflicts_with_subcommands = true)]
     History(HistoryCmd),
     /// Pull one window of a source and store it as a snapshot.
@@ -110,12 +125,23 @@ pub enum Cmd {
 
 #[derive(Debug, Subcommand)]
 pub enum PlanCmd {
-    /// Store a new plan version and make it current.
+    /// Store a new plan version and make it current (a lead of the current plan; nobody
+    /// may grant themselves rights with it).
     Apply {
         file: PathBuf,
         #[arg(long = "as")]
-        by: Option<String>,
+        by: String,
+        #[command(flatten)]
+        out: OutArgs,
     },
+}
+
+/// Output of a command that appends to the log.
+#[derive(Debug, Args)]
+pub struct OutArgs {
+    /// Print the result as JSON (with the full head hash).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +154,8 @@ pub struct SignoffCmd {
     pub layer: Option<String>,
     #[arg(long)]
     pub comment: Option<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +168,8 @@ pub enum SignoffAction {
         layer: String,
         #[arg(long)]
         reason: Option<String>,
+        #[command(flatten)]
+        out: OutArgs,
     },
 }
 
@@ -154,6 +184,8 @@ pub enum CheckCmd {
         by: String,
         #[arg(long)]
         detail: Option<String>,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Pull a scheduled check's sources for a window (or reuse stored snapshots), run it,
     /// and record its outcome and findings (exit 0 pass/warn, 3 fail, 4 inconclusive, 1 error).
@@ -192,6 +224,13 @@ pub struct HistoryCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum HistoryAction {
-    /// Re-compute the hash chain; exit 1 on a broken link.
-    Verify,
+    /// Re-compute the hash chain (and every MAC when CUTOVER_LOG_KEY is set), replay the
+    /// state from the log and name every row that disagrees; exit 1 on any problem.
+    Verify {
+        /// A head printed by an earlier command: it must still be an entry of the log.
+        #[arg(long)]
+        head: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -13,9 +13,11 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::Parser;
-use cutover_engine::{Command, Decision, MigrationState, Refusal, decide};
+use cutover_engine::{Command, Decision, MigrationState, Refusal, decide, plan_change};
 use cutover_plan::Plan;
-use cutover_store::{Snapshot, Store, StoreError};
+use cutover_store::{
+    Decided, LogEntry, LogKey, NewFinding, Snapshot, Store, StoreError, StoreOptions, short_hash,
+};
 use tracing::info;
 
 use cli::{CheckCmd, Cli, Cmd, HistoryAction, PlanCmd, SignoffAction};
@@ -53,7 +55,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -85,30 +87,47 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     let url = cli.database_url.clone();
     match cli.command {
         Cmd::Validate { files } => Ok(validate(&files)),
-        Cmd::Start { file, by } => start(&url, &file, by).await,
-        Cmd::Plan(PlanCmd::Apply { file, by }) => plan_apply(&url, &file, by).await,
+        Cmd::Start { file, by, out } => start(&url, &file, by, out.json).await,
+        Cmd::Plan(PlanCmd::Apply { file, by, out }) => plan_apply(&url, &file, by, out.json).await,
         Cmd::Status { json } => status(&url, json).await,
-        Cmd::Advance { by, to, reason } => execute(&url, Command::Advance { by, to, reason }).await,
-        Cmd::Rollback { by, to, reason } => {
-            execute(&url, Command::Rollback { by, to, reason }).await
+        Cmd::Advance {
+            by,
+            from,
+            to,
+            reason,
+            out,
+        } => {
+            let command = Command::Advance {
+                by,
+                from,
+                to,
+                reason,
+            };
+            execute(&url, command, out.json).await
         }
+        Cmd::Rollback {
+            by,
+            to,
+            reason,
+            out,
+        } => execute(&url, Command::Rollback { by, to, reason }, out.json).await,
         Cmd::Signoff(s) => match s.action {
-            Some(SignoffAction::Revoke { by, layer, reason }) => {
-                execute(&url, Command::RevokeSignOff { by, layer, reason }).await
-            }
+            Some(SignoffAction::Revoke {
+                by,
+                layer,
+                reason,
+                out,
+            }) => execute(&url, Command::RevokeSignOff { by, layer, reason }, out.json).await,
             None => {
                 let (Some(by), Some(layer)) = (s.by, s.layer) else {
                     return Err(Failure::usage("error: signoff needs --as and --layer"));
                 };
-                execute(
-                    &url,
-                    Command::SignOff {
-                        by,
-                        layer,
-                        comment: s.comment,
-                    },
-                )
-                .await
+                let command = Command::SignOff {
+                    by,
+                    layer,
+                    comment: s.comment,
+                };
+                execute(&url, command, s.out.json).await
             }
         },
         Cmd::Waive {
@@ -116,44 +135,44 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             condition,
             justification,
             expires,
+            out,
         } => {
-            execute(
-                &url,
-                Command::Waive {
-                    by,
-                    condition,
-                    justification,
-                    expires,
-                },
-            )
-            .await
+            let command = Command::Waive {
+                by,
+                condition,
+                justification,
+                expires,
+            };
+            execute(&url, command, out.json).await
         }
         Cmd::Check(CheckCmd::Record {
             check,
             outcome,
             by,
             detail,
+            out,
         }) => {
-            execute(
-                &url,
-                Command::RecordOutcome {
-                    by,
-                    check,
-                    outcome: outcome.into(),
-                    detail,
-                },
-            )
-            .await
+            let command = Command::RecordOutcome {
+                by,
+                check,
+                outcome: outcome.into(),
+                detail,
+            };
+            execute(&url, command, out.json).await
         }
-        Cmd::Abort { by, reason } => execute(&url, Command::Abort { by, reason }).await,
-        Cmd::Complete { by } => execute(&url, Command::Complete { by }).await,
+        Cmd::Abort { by, reason, out } => {
+            execute(&url, Command::Abort { by, reason }, out.json).await
+        }
+        Cmd::Complete { by, out } => execute(&url, Command::Complete { by }, out.json).await,
         Cmd::Check(CheckCmd::Run(args)) => check_cmd::run(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
         Cmd::GenRecon(args) => Ok(recon_cmd::gen_recon(&args)),
         Cmd::History(h) => match h.action {
-            Some(HistoryAction::Verify) => history_verify(&url).await,
+            Some(HistoryAction::Verify { head, json }) => {
+                history_verify(&url, head.as_deref(), json).await
+            }
             None => history(&url, h.json).await,
         },
     }
@@ -268,8 +287,11 @@ fn validate(files: &[std::path::PathBuf]) -> u8 {
     code
 }
 
+/// Opens the store for one command: a pool of one connection with a short acquire
+/// timeout, and the log key from `CUTOVER_LOG_KEY` when set.
 async fn open(url: &str) -> Result<Store, Failure> {
-    Ok(Store::connect(url).await?)
+    let options = StoreOptions::one_shot().with_log_key(LogKey::from_env());
+    Ok(Store::connect_with(url, options).await?)
 }
 
 /// The stored current plan, re-validated.
@@ -288,7 +310,12 @@ fn stored_loaded(snap: &Snapshot) -> Result<cutover_plan::Loaded, Failure> {
         })
 }
 
-async fn start(url: &str, file: &Path, by: Option<String>) -> Result<u8, Failure> {
+/// `head 3fa2c1d4e5f60718 (entry #7)`: the log head after a command, for the record.
+fn head_line(entry: &LogEntry) -> String {
+    format!("head {} (entry #{})", short_hash(&entry.hash), entry.seq)
+}
+
+async fn start(url: &str, file: &Path, by: String, json: bool) -> Result<u8, Failure> {
     let (plan, text) = load_plan(file)?;
     let store = open(url).await?;
     let at = now();
@@ -301,7 +328,13 @@ async fn start(url: &str, file: &Path, by: Option<String>) -> Result<u8, Failure
         at,
     ) {
         Ok(d) => d,
-        Err(r) => return Err(refused(&r)),
+        Err(r) => {
+            // There is no migration yet, so no log to record the refusal in.
+            return Err(Failure {
+                code: 3,
+                message: format!("{r}\n(nothing was stored: the migration was not created)"),
+            });
+        }
     };
     let entry = store
         .create(
@@ -314,59 +347,37 @@ async fn start(url: &str, file: &Path, by: Option<String>) -> Result<u8, Failure
         )
         .await?;
     info!(migration = %plan.migration, phase = ?decision.to_phase, "Migration started.");
+    if json {
+        print_json(&accepted_json(&command, &decision, &entry));
+        return Ok(0);
+    }
     println!(
         "Started migration {} in phase {} (plan version 1, sha256 {}; log entry #{}).",
         plan.migration,
         decision.to_phase.as_deref().unwrap_or("?"),
-        &cutover_store::content_hash(&text)[..12],
+        short_hash(&cutover_store::content_hash(&text)),
         entry.seq
     );
     print_effects(&decision);
+    println!("{}", head_line(&entry));
     Ok(0)
 }
 
-async fn plan_apply(url: &str, file: &Path, by: Option<String>) -> Result<u8, Failure> {
-    let (plan, text) = load_plan(file)?;
+async fn plan_apply(url: &str, file: &Path, by: String, json: bool) -> Result<u8, Failure> {
+    let (new_plan, text) = load_plan(file)?;
     let store = open(url).await?;
-    let snap = store.load().await?;
-    if let Some(by) = &by {
-        let person = plan.person(by).ok_or_else(|| {
-            Failure::error(format!("error: \"{by}\" is not a person of the plan"))
-        })?;
-        if !person.lead {
-            return Err(refused(&Refusal::NotPermitted {
-                by: by.clone(),
-                reason: "is not a lead; only a lead may apply a plan".into(),
-            }));
-        }
-    }
-    if let Err(r) = cutover_engine::check_plan_change(&plan, &snap.name, &snap.state) {
-        return Err(refused(&r));
-    }
-    if cutover_store::content_hash(&text) == snap.plan.hash {
-        println!(
-            "Plan unchanged: {} is already version {} (sha256 {}).",
-            file.display(),
-            snap.plan.version,
-            &snap.plan.hash[..12]
-        );
-        return Ok(0);
-    }
-    let (version, entry) = store
-        .apply_plan(
-            &snap,
-            &file.display().to_string(),
-            &text,
-            by.as_deref(),
-            now(),
-        )
-        .await?;
-    println!(
-        "Applied plan version {version} from {} (log entry #{}).",
-        file.display(),
-        entry.seq
-    );
-    Ok(0)
+    let file_name = file.display().to_string();
+    let sha256 = cutover_store::content_hash(&text);
+    let build = |snap: &Snapshot, current: &Plan| {
+        Ok(Command::ApplyPlan {
+            by: by.clone(),
+            file: file_name.clone(),
+            sha256: sha256.clone(),
+            version: snap.plan.version + 1,
+            change: plan_change(current, &new_plan),
+        })
+    };
+    decide_and_store(&store, &build, Extra::Plan(&text), json).await
 }
 
 async fn status(url: &str, json: bool) -> Result<u8, Failure> {
@@ -385,77 +396,252 @@ async fn status(url: &str, json: bool) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn refused(r: &Refusal) -> Failure {
-    Failure {
-        code: 3,
-        message: r.to_string(),
-    }
-}
-
-/// Decides a command on a fresh snapshot and stores the result. When another command wins
-/// the race, the command is decided again only if the migration is still in the same phase
-/// (so `advance` never moves twice); otherwise it is refused and the refusal logged.
-async fn execute(url: &str, command: Command) -> Result<u8, Failure> {
+/// Decides a command on a fresh snapshot and stores the result. See [`decide_and_store`].
+async fn execute(url: &str, command: Command, json: bool) -> Result<u8, Failure> {
     let store = open(url).await?;
-    execute_on(&store, command, &[]).await
+    decide_and_store(
+        &store,
+        &|_, _| Ok(command.clone()),
+        Extra::Findings(&[]),
+        json,
+    )
+    .await
 }
 
 /// [`execute`] on an open store, storing `findings` with the check run it records.
 async fn execute_on(
     store: &Store,
     command: Command,
-    findings: &[cutover_store::NewFinding],
+    findings: &[NewFinding],
 ) -> Result<u8, Failure> {
-    for _attempt in 0..5 {
-        let snap = store.load().await?;
-        let plan = stored_plan(&snap)?;
-        let at = now();
-        let result = decide(&plan, &snap.state, &snap.facts, &command, at);
-        match store
-            .record_with_findings(&snap, at, &command, result.as_ref(), findings)
-            .await
-        {
-            Ok(entry) => return Ok(report(&command, &result, entry.seq)),
-            Err(StoreError::Conflict) => {
-                let fresh = store.load().await?;
-                if fresh.state.phase != snap.state.phase || fresh.state.status != snap.state.status
+    decide_and_store(
+        store,
+        &|_, _| Ok(command.clone()),
+        Extra::Findings(findings),
+        false,
+    )
+    .await
+}
+
+/// What is stored besides the decision.
+#[derive(Clone, Copy)]
+enum Extra<'a> {
+    /// Findings of the check run the decision records.
+    Findings(&'a [NewFinding]),
+    /// The text of the plan an `ApplyPlan` makes current.
+    Plan(&'a str),
+}
+
+/// Times a decision is tried again when it unexpectedly conflicts (it is taken under the
+/// migration's write lock, so it should not).
+const ATTEMPTS: u32 = 3;
+
+/// Why a locked decision stopped.
+enum Stop {
+    Store(StoreError),
+    Fail(Failure),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Self {
+        Stop::Fail(f)
+    }
+}
+
+/// Decides the command `build` makes and stores the decision, taken or refused, under
+/// the migration's write lock (see [`Store::decide_locked`]): concurrent commands queue
+/// instead of racing, and every refusal is appended to the log, so exit 3 always means
+/// "refused and logged".
+///
+/// The command is meant for the migration as it stood when the command started (`seen`):
+/// if another command moved it to another phase or status before this one got the lock,
+/// this one is refused (so a sign-off or record meant for one phase never lands in the
+/// next); `advance` names its phase anyway.
+async fn decide_and_store(
+    store: &Store,
+    build: &dyn Fn(&Snapshot, &Plan) -> Result<Command, Failure>,
+    extra: Extra<'_>,
+    json: bool,
+) -> Result<u8, Failure> {
+    let seen = store.load().await?;
+    // Parsed outside the lock; re-parsed under it only if another plan became current.
+    let seen_plan = stored_plan(&seen)?;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let outcome = store
+            .decide_locked(|snap| -> Result<Option<Decided<'_>>, Stop> {
+                let parsed;
+                let plan = if snap.plan.hash == seen.plan.hash {
+                    &seen_plan
+                } else {
+                    parsed = stored_plan(snap)?;
+                    &parsed
+                };
+                let command = build(snap, plan)?;
+                let at = now();
+                let result = if snap.state.phase != seen.state.phase
+                    || snap.state.status != seen.state.status
                 {
-                    let refusal = Refusal::Invalid {
+                    Err(Refusal::Invalid {
                         reason: format!(
                             "another command moved the migration from {} to {} ({}) while this one was being decided; nothing was done",
+                            seen.state.phase.as_deref().unwrap_or("-"),
                             snap.state.phase.as_deref().unwrap_or("-"),
-                            fresh.state.phase.as_deref().unwrap_or("-"),
-                            fresh.state.status.as_str()
+                            snap.state.status.as_str()
                         ),
-                    };
-                    // Best effort: the log shows the lost race.
-                    let _ = store.record(&fresh, now(), &command, Err(&refusal)).await;
-                    return Err(refused(&refusal));
-                }
-                info!(
-                    command = command.kind(),
-                    "Concurrent update; deciding again."
-                );
+                    })
+                } else {
+                    decide(plan, &snap.state, &snap.facts, &command, at)
+                };
+                let (findings, plan_text) = match extra {
+                    Extra::Findings(f) => (f, None),
+                    Extra::Plan(text) => {
+                        if result.is_ok() && cutover_store::content_hash(text) == snap.plan.hash {
+                            println!(
+                                "Plan unchanged: it is already version {} (sha256 {}); nothing was logged.",
+                                snap.plan.version,
+                                short_hash(&snap.plan.hash)
+                            );
+                            return Ok(None);
+                        }
+                        (&[][..], Some(text))
+                    }
+                };
+                Ok(Some(Decided {
+                    command,
+                    result,
+                    at,
+                    findings,
+                    plan_text,
+                }))
+            })
+            .await;
+        match outcome {
+            Ok(Some((entry, d))) => return Ok(report(&d.command, &d.result, &entry, json)),
+            Ok(None) => return Ok(0),
+            Err(Stop::Store(StoreError::Conflict)) => {
+                info!("Concurrent update; deciding again.");
+                last = Some(build(&seen, &seen_plan)?);
             }
+            Err(Stop::Store(e)) => return Err(e.into()),
+            Err(Stop::Fail(f)) => return Err(f),
+        }
+    }
+    let Some(command) = last else {
+        return Err(Failure::error("error: nothing was decided"));
+    };
+    let refusal = Refusal::Invalid {
+        reason: format!(
+            "the migration kept changing under this command ({ATTEMPTS} attempts); nothing was done, retry"
+        ),
+    };
+    log_refusal(store, &command, refusal, json).await
+}
+
+/// Appends a refusal, against the freshest state, until it lands. A refusal changes no
+/// state, so it never has to be decided again.
+async fn log_refusal(
+    store: &Store,
+    command: &Command,
+    refusal: Refusal,
+    json: bool,
+) -> Result<u8, Failure> {
+    for attempt in 0..1_000 {
+        let snap = store.load().await?;
+        match store.record(&snap, now(), command, Err(&refusal)).await {
+            Ok(entry) => return Ok(report(command, &Err(refusal), &entry, json)),
+            Err(StoreError::Conflict) => backoff(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Failure::error(
-        "error: the migration kept changing under this command (5 attempts); retry",
-    ))
+    Err(StoreError::Busy.into())
 }
 
-fn report(command: &Command, result: &Result<Decision, Refusal>, seq: i64) -> u8 {
+/// A short, jittered pause before trying again, growing with the attempts.
+async fn backoff(attempt: u32) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let spread = 8 * u64::from(attempt.min(15) + 1);
+    let jitter = u64::from(nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % spread;
+    tokio::time::sleep(std::time::Duration::from_millis(1 + jitter)).await;
+}
+
+fn accepted_json(command: &Command, d: &Decision, entry: &LogEntry) -> serde_json::Value {
+    serde_json::json!({
+        "result": "accepted",
+        "kind": command.kind(),
+        "seq": entry.seq,
+        "summary": d.summary,
+        "from_phase": d.from_phase,
+        "to_phase": d.to_phase,
+        "effects": d.effects,
+        "head": entry.hash,
+    })
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into())
+    );
+}
+
+fn report(
+    command: &Command,
+    result: &Result<Decision, Refusal>,
+    entry: &LogEntry,
+    json: bool,
+) -> u8 {
     match result {
         Ok(decision) => {
             info!(command = command.kind(), summary = %decision.summary, "Command accepted.");
-            println!("Accepted: {} (log entry #{seq}).", decision.summary);
-            print_effects(decision);
+            if json {
+                print_json(&accepted_json(command, decision, entry));
+                return 0;
+            }
+            match command {
+                Command::ApplyPlan {
+                    version,
+                    file,
+                    change,
+                    ..
+                } => {
+                    println!(
+                        "Applied plan version {version} from {file} (log entry #{}).",
+                        entry.seq
+                    );
+                    println!("  people and layers: {change}");
+                }
+                _ => {
+                    println!("Accepted: {} (log entry #{}).", decision.summary, entry.seq);
+                    print_effects(decision);
+                }
+            }
+            println!("{}", head_line(entry));
             0
         }
         Err(refusal) => {
             eprintln!("{refusal}");
-            eprintln!("(logged as entry #{seq}; nothing was changed)");
+            eprintln!("(logged as entry #{}; nothing was changed)", entry.seq);
+            if json {
+                print_json(&serde_json::json!({
+                    "result": "refused",
+                    "kind": command.kind(),
+                    "seq": entry.seq,
+                    "refusal": refusal,
+                    "message": refusal.to_string(),
+                    "head": entry.hash,
+                }));
+            } else {
+                println!("{}", head_line(entry));
+            }
             3
         }
     }
@@ -469,40 +655,83 @@ fn print_effects(decision: &Decision) {
 
 async fn history(url: &str, json: bool) -> Result<u8, Failure> {
     let store = open(url).await?;
-    let entries = store.log().await?;
+    let rows = store.read_log().await?;
+    let unreadable = rows.iter().filter(|r| r.is_err()).count();
     if json {
-        let values: Vec<serde_json::Value> = entries.iter().map(render::entry_json).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&values).unwrap_or_else(|_| "[]".into())
-        );
+        let values: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| match r {
+                Ok(e) => render::entry_json(e),
+                Err(u) => serde_json::json!({ "seq": u.seq, "unreadable": u.reason }),
+            })
+            .collect();
+        print_json(&serde_json::Value::Array(values));
     } else {
-        for e in &entries {
-            println!("{}", render::entry_line(e));
+        for r in &rows {
+            match r {
+                Ok(e) => println!("{}", render::entry_line(e)),
+                Err(u) => println!("{}", render::clean(&u.to_string())),
+            }
         }
+    }
+    if unreadable > 0 {
+        return Err(Failure::error(format!(
+            "error: {unreadable} log entr{} cannot be read; run `cutover history verify`",
+            if unreadable == 1 { "y" } else { "ies" }
+        )));
     }
     Ok(0)
 }
 
-async fn history_verify(url: &str) -> Result<u8, Failure> {
+async fn history_verify(url: &str, head: Option<&str>, json: bool) -> Result<u8, Failure> {
+    if let Some(h) = head
+        && (!(12..=64).contains(&h.len()) || !h.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err(Failure::usage(
+            "error: --head takes a log head as printed by a command: 12 to 64 hex digits",
+        ));
+    }
     let store = open(url).await?;
-    let entries = store.log().await?;
-    let v = cutover_store::verify(&entries);
-    if v.broken.is_empty() {
-        println!(
-            "ok: {} entries, hash chain intact (head {}).",
-            v.entries,
-            &v.head[..12.min(v.head.len())]
+    let audit = store.audit(head).await?;
+    if json {
+        print_json(&serde_json::to_value(&audit).unwrap_or_default());
+        return Ok(if audit.ok() { 0 } else { 1 });
+    }
+    for p in &audit.problems {
+        println!("{}", render::clean(&p.to_string()));
+    }
+    for n in &audit.notes {
+        println!("note: {}", render::clean(n));
+    }
+    if audit.ok() {
+        let mut line = format!(
+            "ok: {} entries, hash chain intact, state matches the log",
+            audit.entries
         );
+        if let Some(n) = audit.signed {
+            line.push_str(&format!(", {n} MACs verified"));
+        }
+        if let Some(h) = &audit.head_check
+            && let Some(seq) = h.seq
+        {
+            line.push_str(&format!(
+                "; head {} is entry #{seq}, followed by {} entr{}",
+                short_hash(&h.given),
+                h.extended_by,
+                if h.extended_by == 1 { "y" } else { "ies" }
+            ));
+        }
+        if let Some(h) = &audit.head {
+            line.push_str(&format!(" (head {}).", short_hash(&h.hash)));
+        }
+        println!("{line}");
         Ok(0)
     } else {
-        for b in &v.broken {
-            println!("broken: entry #{}: {}", b.seq, b.reason);
-        }
         println!(
-            "BROKEN: {} of {} entries fail verification.",
-            v.broken.len(),
-            v.entries
+            "BROKEN: {} problem{} in {} entries.",
+            audit.problems.len(),
+            if audit.problems.len() == 1 { "" } else { "s" },
+            audit.entries
         );
         Ok(1)
     }

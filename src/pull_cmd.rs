@@ -156,7 +156,7 @@ pub async fn run(url: &str, args: PullArgs) -> Result<u8, Failure> {
             args.to, args.from
         )));
     }
-    let store = Store::connect(url).await?;
+    let store = crate::open(url).await?;
     let (sources, base_dir) = sources(&store, args.plan.as_ref()).await?;
     let Some(source) = sources.iter().find(|s| s.id == args.source) else {
         let known: Vec<&str> = sources.iter().map(|s| s.id.as_str()).collect();

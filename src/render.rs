@@ -5,7 +5,7 @@ use cutover_engine::{
     ConditionReport, Effect, GateReport, Notice, SignOff, Status, Waiver, current_gate, human,
 };
 use cutover_plan::Plan;
-use cutover_store::{LogEntry, Snapshot};
+use cutover_store::{LogEntry, Snapshot, short_hash};
 use serde::Serialize;
 
 /// `cutover status`, as data.
@@ -105,8 +105,8 @@ impl StatusView {
         out.push_str(&format!(
             "Plan: version {} ({}, sha256 {})\n",
             self.plan.version,
-            self.plan.file,
-            short(&self.plan.sha256)
+            clean(&self.plan.file),
+            short_hash(&self.plan.sha256)
         ));
         if let Some(gate) = &self.gate {
             let met = gate.conditions.iter().filter(|c| c.satisfied).count();
@@ -191,6 +191,11 @@ fn notice_text(n: &Notice) -> String {
         }
         Notice::Aborted { phase, by, reason } => format!("{by} aborted in {phase}: {reason}"),
         Notice::Completed { phase, by } => format!("{by} completed the migration from {phase}"),
+        Notice::PlanApplied {
+            version,
+            by,
+            change,
+        } => format!("{by} applied plan version {version} ({change})"),
     }
 }
 
@@ -207,19 +212,30 @@ pub fn entry_line(e: &LogEntry) -> String {
         "#{:<3} {} {:<14} {:<8} {:<8} {:<40} {}  [{}]",
         e.seq,
         e.at.format("%Y-%m-%d %H:%M:%S UTC"),
-        e.kind,
-        e.result,
-        e.actor.as_deref().unwrap_or("-"),
-        phases,
-        summary,
-        short(&e.hash)
+        clean(&e.kind),
+        clean(&e.result),
+        clean(e.actor.as_deref().unwrap_or("-")),
+        clean(&phases),
+        clean(summary),
+        short_hash(&e.hash)
     )
 }
 
-/// The first 12 characters of a hash as stored. Characters, not bytes: a stored hash is
-/// not trusted to be hex (a non-ASCII one made `history` panic).
-fn short(hash: &str) -> String {
-    hash.chars().take(12).collect()
+/// Text from the database with control characters escaped, so a stored value can never
+/// move the cursor or forge a line on a terminal.
+pub fn clean(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A log entry as JSON, with its JSON columns parsed.
@@ -238,8 +254,10 @@ pub fn entry_json(e: &LogEntry) -> serde_json::Value {
         "command": parse(&e.command),
         "effects": parse(&e.effects),
         "facts": parse(&e.facts),
+        "state": parse(&e.state),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
+        "mac": e.mac,
     })
 }
 
@@ -250,9 +268,11 @@ mod tests {
     /// Regression: `&hash[..12]` panicked when byte 12 fell inside a multi-byte character.
     #[test]
     fn short_hash_of_non_ascii_text() {
-        assert_eq!(short("0123456789abcdef"), "0123456789ab");
-        assert_eq!(short("01234567890é"), "01234567890é");
-        assert_eq!(short("0123456789aé€😀"), "0123456789aé");
-        assert_eq!(short("ab"), "ab");
+        assert_eq!(short_hash("0123456789abcdef0123"), "0123456789abcdef");
+        assert_eq!(short_hash("ab"), "ab");
+        // Never a panic, and nothing printed raw that is not a hex digit.
+        let shown = short_hash("0123456789aé€😀\x1b[2J");
+        assert!(shown.is_ascii(), "{shown}");
+        assert!(!shown.contains('\x1b'), "{shown}");
     }
 }

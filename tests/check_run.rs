@@ -90,7 +90,7 @@ fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
     let from = (today - chrono::Days::new(10)).to_string();
     let to = (today - chrono::Days::new(4)).to_string();
 
-    let o = env.run(&["start", "plan.yaml"]);
+    let o = env.run(&["start", "plan.yaml", "--as", "lead"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = env.run(&["signoff", "--as", "bea", "--layer", "bi"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -127,7 +127,7 @@ fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("lenient_recon: error"), "{out}");
     assert!(out.contains("no complete snapshot of old"), "{out}");
-    let o = env.run(&["advance", "--as", "lead"]);
+    let o = env.run(&["advance", "--as", "lead", "--from", "parallel_validation"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}");
     assert!(
@@ -163,7 +163,7 @@ fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
 
     let o = env.run(&["signoff", "--as", "bea", "--layer", "bi"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = env.run(&["advance", "--as", "lead"]);
+    let o = env.run(&["advance", "--as", "lead", "--from", "parallel_validation"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // The runs and their findings are stored; the log verifies.

@@ -134,7 +134,7 @@ fn event_checks_run_from_file_sources_and_feed_the_gate() {
     std::fs::write(dir.path().join("plan.yaml"), PLAN.replace("FIELDS", fields)).unwrap();
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
     let env = Env { dir, db };
-    let o = env.run(&["start", "plan.yaml"]);
+    let o = env.run(&["start", "plan.yaml", "--as", "lead"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // Matching exports: every expected type flows within the band, every event matches,

@@ -14,23 +14,91 @@ fn workflow(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Tests run side by side, except the ones that start a hundred processes at once: they
+/// wait until no other test holds an environment, and others wait for them, so nobody
+/// else's commands time out while the machine (or Postgres's connection slots) is full.
+mod turn {
+    use std::sync::{Condvar, Mutex};
+
+    /// (environments in use, an exclusive one in use)
+    static STATE: Mutex<(usize, bool)> = Mutex::new((0, false));
+    static CHANGED: Condvar = Condvar::new();
+
+    pub enum Turn {
+        Shared,
+        Exclusive,
+    }
+
+    pub fn take(exclusive: bool) -> Turn {
+        let mut s = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let free = if exclusive { !s.1 && s.0 == 0 } else { !s.1 };
+            if free {
+                break;
+            }
+            s = CHANGED.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if exclusive {
+            s.1 = true;
+            Turn::Exclusive
+        } else {
+            s.0 += 1;
+            Turn::Shared
+        }
+    }
+
+    impl Drop for Turn {
+        fn drop(&mut self) {
+            let mut s = STATE.lock().unwrap_or_else(|e| e.into_inner());
+            match self {
+                Turn::Shared => s.0 -= 1,
+                Turn::Exclusive => s.1 = false,
+            }
+            CHANGED.notify_all();
+        }
+    }
+}
+
 /// A working directory and a database for one test.
 struct Env {
     dir: tempfile::TempDir,
     url: String,
+    _turn: turn::Turn,
 }
 
 impl Env {
     fn sqlite() -> Env {
+        Env::sqlite_with(turn::take(false))
+    }
+
+    /// A SQLite environment while no other test runs.
+    fn sqlite_alone() -> Env {
+        Env::sqlite_with(turn::take(true))
+    }
+
+    fn sqlite_with(turn: turn::Turn) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("cutover.db").display()
         );
-        Env { dir, url }
+        Env {
+            dir,
+            url,
+            _turn: turn,
+        }
     }
 
     async fn postgres() -> Option<Env> {
+        Env::postgres_with(false).await
+    }
+
+    /// A Postgres environment while no other test runs.
+    async fn postgres_alone() -> Option<Env> {
+        Env::postgres_with(true).await
+    }
+
+    async fn postgres_with(exclusive: bool) -> Option<Env> {
         let base = match std::env::var("CUTOVER_TEST_DATABASE_URL") {
             Ok(b) if !b.is_empty() => b,
             _ => {
@@ -58,10 +126,12 @@ impl Env {
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await
             .unwrap();
+        admin.close().await.ok();
         let (head, _) = base.rsplit_once('/').unwrap();
         Some(Env {
             dir: tempfile::tempdir().unwrap(),
             url: format!("{head}/{name}"),
+            _turn: turn::take(exclusive),
         })
     }
 
@@ -114,6 +184,8 @@ fn start_main(env: &Env) {
     env.run(&[
         "start",
         workflow("affiliate-parallel-run.yaml").to_str().unwrap(),
+        "--as",
+        "alex",
     ])
     .expect(0);
 }
@@ -203,7 +275,7 @@ fn validate_unreadable_file_exits_2() {
 fn invalid_plan_is_not_started_and_nothing_is_stored() {
     let env = Env::sqlite();
     let bad = env.write("bad.yaml", "migration: [\n");
-    let out = env.run(&["start", &bad]).expect(1);
+    let out = env.run(&["start", &bad, "--as", "alex"]).expect(1);
     assert!(out.stderr().contains("bad.yaml:"), "{}", out.stderr());
     assert!(
         out.stderr().contains("nothing was changed"),
@@ -229,7 +301,9 @@ fn walkthrough_refused_then_recorded_signed_and_advanced() {
         "{status}"
     );
 
-    let refused = env.run(&["advance", "--as", "alex"]).expect(3);
+    let refused = env
+        .run(&["advance", "--as", "alex", "--from", "discovery"])
+        .expect(3);
     assert_eq!(
         refused.stderr(),
         "refused: cannot leave discovery for setup: 2 exit conditions unmet\n  \
@@ -244,7 +318,15 @@ fn walkthrough_refused_then_recorded_signed_and_advanced() {
     assert_eq!(json["gate"]["holds"], true, "{json}");
 
     let out = env
-        .run(&["advance", "--as", "alex", "--reason", "inventory signed"])
+        .run(&[
+            "advance",
+            "--as",
+            "alex",
+            "--from",
+            "discovery",
+            "--reason",
+            "inventory signed",
+        ])
         .expect(0);
     assert!(
         out.stdout()
@@ -298,12 +380,16 @@ fn role_rules_are_enforced_through_the_cli() {
     let env = Env::sqlite();
     start_main(&env);
     satisfy_discovery(&env);
-    let out = env.run(&["advance", "--as", "omar"]).expect(3);
+    let out = env
+        .run(&["advance", "--as", "omar", "--from", "discovery"])
+        .expect(3);
     assert_eq!(
         out.stderr().lines().next().unwrap(),
         "refused: omar is not a lead; only a lead may advance the migration"
     );
-    let out = env.run(&["advance", "--as", "nobody"]).expect(3);
+    let out = env
+        .run(&["advance", "--as", "nobody", "--from", "discovery"])
+        .expect(3);
     assert!(
         out.stderr()
             .contains("\"nobody\" is not a person of the plan"),
@@ -347,7 +433,9 @@ fn role_rules_are_enforced_through_the_cli() {
     .expect(0);
     let json = status_json(&env);
     assert_eq!(json["gate"]["holds"], false);
-    let out = env.run(&["advance", "--as", "alex"]).expect(3);
+    let out = env
+        .run(&["advance", "--as", "alex", "--from", "discovery"])
+        .expect(3);
     assert!(
         out.stderr().contains("awaiting sign-off from product"),
         "{}",
@@ -367,7 +455,7 @@ fn waiver_rules_and_effect() {
     );
     assert!(plan.contains("layers: [product], lead: true"));
     let file = env.write("plan.yaml", &plan);
-    env.run(&["start", &file]).expect(0);
+    env.run(&["start", &file, "--as", "alex"]).expect(0);
     let out = env
         .run(&[
             "waive",
@@ -423,7 +511,8 @@ fn waiver_rules_and_effect() {
         .expect(0);
     env.run(&["signoff", "--as", "priya", "--layer", "affiliate"])
         .expect(0);
-    env.run(&["advance", "--as", "alex"]).expect(0);
+    env.run(&["advance", "--as", "alex", "--from", "discovery"])
+        .expect(0);
 }
 
 #[test]
@@ -433,7 +522,15 @@ fn rollback_skip_and_plan_apply() {
     satisfy_discovery(&env);
     // Skipping setup needs setup's gate too.
     let out = env
-        .run(&["advance", "--as", "alex", "--to", "parallel_validation"])
+        .run(&[
+            "advance",
+            "--as",
+            "alex",
+            "--from",
+            "discovery",
+            "--to",
+            "parallel_validation",
+        ])
         .expect(3);
     assert!(
         out.stderr()
@@ -446,7 +543,8 @@ fn rollback_skip_and_plan_apply() {
         "{}",
         out.stderr()
     );
-    env.run(&["advance", "--as", "alex"]).expect(0);
+    env.run(&["advance", "--as", "alex", "--from", "discovery"])
+        .expect(0);
     let out = env
         .run(&["rollback", "--as", "alex", "--to", "setup", "--reason", "x"])
         .expect(3);
@@ -476,7 +574,9 @@ fn rollback_skip_and_plan_apply() {
         "dropped.yaml",
         &plan.replace("id: discovery", "id: inventory"),
     );
-    let out = env.run(&["plan", "apply", &dropped]).expect(3);
+    let out = env
+        .run(&["plan", "apply", &dropped, "--as", "alex"])
+        .expect(3);
     assert!(
         out.stderr().contains("drops phase discovery"),
         "{}",
@@ -553,7 +653,9 @@ async fn locked_sqlite_database_is_one_line_exit_1() {
         .await
         .unwrap();
     let out = tokio::task::spawn_blocking({
-        let cmd = env.command(&["advance", "--as", "alex"]).output();
+        let cmd = env
+            .command(&["advance", "--as", "alex", "--from", "discovery"])
+            .output();
         move || cmd
     })
     .await
@@ -561,13 +663,11 @@ async fn locked_sqlite_database_is_one_line_exit_1() {
     .unwrap();
     txn.rollback().await.unwrap();
     let out = Out(out).expect(1);
-    assert_eq!(
-        out.stderr().trim_end(),
-        "error: the database is locked by another process; retry in a moment"
-    );
+    assert_eq!(out.stderr().trim_end(), "error: database busy; retry");
     // Nothing was half-written: the advance can be given again and wins.
     assert_eq!(status_json(&env)["phase"], "discovery");
-    env.run(&["advance", "--as", "alex"]).expect(0);
+    env.run(&["advance", "--as", "alex", "--from", "discovery"])
+        .expect(0);
 }
 
 /// Two `advance` processes at the same moment: exactly one wins, the other is refused,
@@ -577,7 +677,7 @@ fn concurrent_advances(env: &Env) {
     satisfy_discovery(env);
     let children: Vec<_> = (0..2)
         .map(|_| {
-            env.command(&["advance", "--as", "alex"])
+            env.command(&["advance", "--as", "alex", "--from", "discovery"])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -645,12 +745,628 @@ async fn walkthrough_on_postgres() {
     };
     tokio::task::spawn_blocking(move || {
         start_main(&env);
-        env.run(&["advance", "--as", "alex"]).expect(3);
+        env.run(&["advance", "--as", "alex", "--from", "discovery"])
+            .expect(3);
         satisfy_discovery(&env);
-        env.run(&["advance", "--as", "alex"]).expect(0);
+        env.run(&["advance", "--as", "alex", "--from", "discovery"])
+            .expect(0);
         assert_eq!(status_json(&env)["phase"], "setup");
         env.run(&["history", "verify"]).expect(0);
     })
     .await
     .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Trust: authority from the stored plan, the log's anchors, atomic upgrades, and nothing
+// lost under concurrency.
+
+/// A SQLite environment, and a Postgres one when configured.
+async fn envs() -> Vec<(&'static str, Env)> {
+    let mut out = vec![("sqlite", Env::sqlite())];
+    if let Some(pg) = Env::postgres().await {
+        out.push(("postgres", pg));
+    }
+    out
+}
+
+/// Runs SQL on the environment's database, behind cutover's back.
+async fn sql(env: &Env, sql: &str) {
+    let db = sea_orm::Database::connect(&env.url).await.expect("connect");
+    db.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    db.close().await.ok();
+}
+
+fn history_json(env: &Env) -> Vec<serde_json::Value> {
+    serde_json::from_str(&env.run(&["history", "--json"]).expect(0).stdout()).expect("history")
+}
+
+fn results(entries: &[serde_json::Value], result: &str) -> usize {
+    entries.iter().filter(|e| e["result"] == result).count()
+}
+
+/// The example plan with one more person.
+fn plan_with(env: &Env, name: &str, person: &str) -> String {
+    let plan = std::fs::read_to_string(workflow("affiliate-parallel-run.yaml")).unwrap();
+    let anchor =
+        "  - { id: bianca, name: Bianca Rossi,  email: bianca@example.com, layers: [bi] }\n";
+    assert!(plan.contains(anchor));
+    env.write(name, &plan.replace(anchor, &format!("{anchor}{person}\n")))
+}
+
+#[tokio::test]
+async fn regression_role_escalation_by_plan_apply_is_refused_and_logged() {
+    for (backend, env) in envs().await {
+        start_main(&env);
+        let evil = plan_with(
+            &env,
+            "evil.yaml",
+            "  - { id: mallory, name: Mallory, email: m@example.com, lead: true, layers: [affiliate, product, crm, finance, bi] }",
+        );
+        // --as is required wherever an actor is recorded.
+        let out = env.run(&["plan", "apply", &evil]).expect(2);
+        assert!(out.stderr().contains("--as"), "{}", out.stderr());
+        // mallory is nobody in the stored plan: the new plan cannot vouch for them.
+        let out = env
+            .run(&["plan", "apply", &evil, "--as", "mallory"])
+            .expect(3);
+        assert!(
+            out.stderr()
+                .starts_with("refused: \"mallory\" is not a person of the plan"),
+            "{backend}: {}",
+            out.stderr()
+        );
+        // A layer owner of the current plan is not a lead of it.
+        let out = env.run(&["plan", "apply", &evil, "--as", "omar"]).expect(3);
+        assert_eq!(
+            out.stderr().lines().next().unwrap(),
+            "refused: omar is not a lead of the current plan; only a lead may apply a plan"
+        );
+        // The lead may not hand themselves layers.
+        let greedy = env.write(
+            "greedy.yaml",
+            &std::fs::read_to_string(workflow("affiliate-parallel-run.yaml"))
+                .unwrap()
+                .replace(
+                    "email: alex@example.com,   lead: true }",
+                    "email: alex@example.com,   lead: true, layers: [finance] }",
+                ),
+        );
+        let out = env
+            .run(&["plan", "apply", &greedy, "--as", "alex"])
+            .expect(3);
+        assert_eq!(
+            out.stderr().lines().next().unwrap(),
+            "refused: alex may not grant themselves rights they do not hold now (layers finance); another lead must apply this plan"
+        );
+        // Nothing changed: mallory still cannot act, and every refusal is in the log.
+        let out = env
+            .run(&["signoff", "--as", "mallory", "--layer", "finance"])
+            .expect(3);
+        assert!(
+            out.stderr()
+                .contains("\"mallory\" is not a person of the plan"),
+            "{}",
+            out.stderr()
+        );
+        assert_eq!(status_json(&env)["plan"]["version"], 1);
+        let entries = history_json(&env);
+        let applies: Vec<(&str, &str)> = entries
+            .iter()
+            .filter(|e| e["kind"] == "plan_apply")
+            .map(|e| (e["actor"].as_str().unwrap(), e["result"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            applies,
+            vec![
+                ("mallory", "refused"),
+                ("omar", "refused"),
+                ("alex", "refused")
+            ],
+            "{backend}"
+        );
+        // The lead adding mallory is logged with who gained what.
+        let out = env.run(&["plan", "apply", &evil, "--as", "alex"]).expect(0);
+        assert!(
+            out.stdout().starts_with("Applied plan version 2 from "),
+            "{}",
+            out.stdout()
+        );
+        assert!(
+            out.stdout().contains(
+                "  people and layers: mallory added: gains lead; gains layers affiliate, bi, crm, finance, product"
+            ),
+            "{}",
+            out.stdout()
+        );
+        let entries = history_json(&env);
+        let last = entries.last().unwrap();
+        assert_eq!(last["kind"], "plan_apply");
+        assert_eq!(last["command"]["change"]["people"][0]["person"], "mallory");
+        assert_eq!(last["command"]["change"]["people"][0]["gained_lead"], true);
+        env.run(&["history", "verify"]).expect(0);
+    }
+}
+
+#[test]
+fn regression_actor_and_from_are_required() {
+    let env = Env::sqlite();
+    let plan = workflow("affiliate-parallel-run.yaml");
+    let out = env.run(&["start", plan.to_str().unwrap()]).expect(2);
+    assert!(out.stderr().contains("--as"), "{}", out.stderr());
+    start_main(&env);
+    let out = env.run(&["advance", "--as", "alex"]).expect(2);
+    assert!(out.stderr().contains("--from"), "{}", out.stderr());
+    // Naming a phase the migration is not in is refused, and logged.
+    let out = env
+        .run(&["advance", "--as", "alex", "--from", "setup"])
+        .expect(3);
+    assert_eq!(
+        out.stderr(),
+        "refused: the migration is in discovery, not setup; it moved since the advance was asked for\n\
+         (logged as entry #2; nothing was changed)\n"
+    );
+}
+
+#[test]
+fn every_mutating_command_prints_the_head_and_json_carries_it_in_full() {
+    let env = Env::sqlite();
+    start_main(&env);
+    let out = env
+        .run(&["signoff", "--as", "omar", "--layer", "product"])
+        .expect(0);
+    let head_line = out.stdout().lines().last().unwrap().to_string();
+    let entries = history_json(&env);
+    let hash = entries[1]["hash"].as_str().unwrap();
+    assert_eq!(head_line, format!("head {} (entry #2)", &hash[..16]));
+    let out = env
+        .run(&["advance", "--as", "alex", "--from", "discovery", "--json"])
+        .expect(3);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let entries = history_json(&env);
+    assert_eq!(json["result"], "refused");
+    assert_eq!(json["seq"], 3);
+    assert_eq!(json["head"], entries[2]["hash"]);
+    assert_eq!(json["head"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn regression_truncation_after_a_known_head_is_detected() {
+    for (backend, env) in envs().await {
+        start_main(&env);
+        satisfy_discovery(&env);
+        let seen: serde_json::Value = serde_json::from_str(
+            &env.run(&["advance", "--as", "alex", "--from", "discovery", "--json"])
+                .expect(0)
+                .stdout(),
+        )
+        .unwrap();
+        let head = seen["head"].as_str().unwrap().to_string();
+        let out = env.run(&["history", "verify", "--head", &head]).expect(0);
+        assert!(
+            out.stdout().contains("is entry #5, followed by 0 entries"),
+            "{}",
+            out.stdout()
+        );
+        // A later head extends it.
+        env.run(&["signoff", "--as", "omar", "--layer", "product"])
+            .expect(0);
+        let out = env
+            .run(&["history", "verify", "--head", &head[..12]])
+            .expect(0);
+        assert!(
+            out.stdout().contains("followed by 1 entry"),
+            "{}",
+            out.stdout()
+        );
+        // Deleting the newest entries back past the head someone saw.
+        sql(&env, "DELETE FROM transition_log WHERE seq >= 5").await;
+        let out = env.run(&["history", "verify", "--head", &head]).expect(1);
+        assert!(
+            out.stdout().contains(&format!(
+                "head: {} is not in the log: it was truncated after that head, or rewritten",
+                &head[..16]
+            )),
+            "{backend}: {}",
+            out.stdout()
+        );
+        // The advance is gone from the log but not from the rows: every command refuses.
+        let out = env.run(&["status"]).expect(1);
+        assert_eq!(out.stderr().lines().count(), 1, "{}", out.stderr());
+        assert!(
+            out.stderr()
+                .starts_with("error: the log no longer verifies: ")
+                && out.stderr().contains("run `cutover history verify`"),
+            "{}",
+            out.stderr()
+        );
+        let out = env.run(&["history", "verify"]).expect(1);
+        assert!(
+            out.stdout().contains(
+                "state: migrations.current_phase is \"setup\" but the log says \"discovery\""
+            ),
+            "{backend}: {}",
+            out.stdout()
+        );
+        // A bad --head is a usage error.
+        env.run(&["history", "verify", "--head", "abc"]).expect(2);
+    }
+}
+
+/// Rewrites the log from `from` on with `actor` and re-hashes it, as someone with write
+/// access to the database but not the key could.
+async fn rewrite_and_rehash(env: &Env, from: i64, actor: &str) {
+    let store = cutover_store::Store::connect(&env.url).await.unwrap();
+    let mut entries = store.log().await.unwrap();
+    let mut prev = cutover_store::GENESIS.to_string();
+    for e in entries.iter_mut() {
+        if e.seq >= from {
+            if e.seq == from {
+                e.actor = Some(actor.to_string());
+            }
+            e.prev_hash = prev.clone();
+            e.hash = e.compute_hash();
+            store
+                .connection()
+                .execute_unprepared(&format!(
+                    "UPDATE transition_log SET actor = '{}', prev_hash = '{}', hash = '{}', mac = NULL WHERE seq = {}",
+                    e.actor.as_deref().unwrap_or(""),
+                    e.prev_hash,
+                    e.hash,
+                    e.seq
+                ))
+                .await
+                .unwrap();
+        }
+        prev = e.hash.clone();
+    }
+}
+
+#[tokio::test]
+async fn regression_rehashed_chain_fails_with_the_key_or_a_known_head() {
+    for (backend, env) in envs().await {
+        let key = "k3y-for-the-log";
+        let keyed = |args: &[&str]| {
+            let mut c = env.command(args);
+            c.env("CUTOVER_LOG_KEY", key);
+            Out(c.output().unwrap())
+        };
+        keyed(&[
+            "start",
+            workflow("affiliate-parallel-run.yaml").to_str().unwrap(),
+            "--as",
+            "alex",
+        ])
+        .expect(0);
+        keyed(&["advance", "--as", "alex", "--from", "discovery"]).expect(3);
+        let out = keyed(&["signoff", "--as", "omar", "--layer", "product", "--json"]).expect(0);
+        let head: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+        let head = head["head"].as_str().unwrap().to_string();
+        let out = keyed(&["history", "verify"]).expect(0);
+        assert!(
+            out.stdout().contains("3 MACs verified"),
+            "{backend}: {}",
+            out.stdout()
+        );
+        // The key is never printed.
+        assert!(!out.stdout().contains(key) && !out.stderr().contains(key));
+
+        // The whole chain is rewritten (the start made to look like omar's) and re-hashed.
+        rewrite_and_rehash(&env, 1, "omar").await;
+        // Without an anchor the rewrite is consistent...
+        env.run(&["history", "verify"]).expect(0);
+        // ...the head someone saw is gone...
+        let out = env.run(&["history", "verify", "--head", &head]).expect(1);
+        assert!(
+            out.stdout().contains("is not in the log"),
+            "{}",
+            out.stdout()
+        );
+        // ...and with the key every re-written entry is named.
+        let out = keyed(&["history", "verify"]).expect(1);
+        assert!(
+            out.stdout().contains(
+                "mac: entries #1-#3 have no MAC (written without CUTOVER_LOG_KEY, or re-written)"
+            ),
+            "{backend}: {}",
+            out.stdout()
+        );
+    }
+}
+
+#[test]
+fn a_wrong_log_key_fails_every_signed_entry() {
+    let env = Env::sqlite();
+    let with = |key: &str, args: &[&str]| {
+        let mut c = env.command(args);
+        c.env("CUTOVER_LOG_KEY", key);
+        Out(c.output().unwrap())
+    };
+    let plan = workflow("affiliate-parallel-run.yaml");
+    with("right", &["start", plan.to_str().unwrap(), "--as", "alex"]).expect(0);
+    with("right", &["signoff", "--as", "omar", "--layer", "product"]).expect(0);
+    with("right", &["history", "verify"]).expect(0);
+    let out = with("another key", &["history", "verify"]).expect(1);
+    let stdout = out.stdout();
+    let macs: Vec<&str> = stdout.lines().filter(|l| l.starts_with("mac: ")).collect();
+    assert_eq!(
+        macs,
+        [
+            "mac: entry #1: its MAC does not match CUTOVER_LOG_KEY (another key, or the entry was rewritten)",
+            "mac: entry #2: its MAC does not match CUTOVER_LOG_KEY (another key, or the entry was rewritten)",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn wrong_log_key_refuses_commands_and_a_missing_one_checks_nothing() {
+    let env = Env::sqlite();
+    let mut c = env.command(&[
+        "start",
+        workflow("affiliate-parallel-run.yaml").to_str().unwrap(),
+        "--as",
+        "alex",
+    ]);
+    c.env("CUTOVER_LOG_KEY", "right");
+    Out(c.output().unwrap()).expect(0);
+    let mut c = env.command(&["signoff", "--as", "omar", "--layer", "product"]);
+    c.env("CUTOVER_LOG_KEY", "wrong");
+    let out = Out(c.output().unwrap()).expect(1);
+    assert_eq!(
+        out.stderr(),
+        "error: the log no longer verifies: log entry #1's MAC does not match CUTOVER_LOG_KEY; nothing was changed (run `cutover history verify` to see where)\n"
+    );
+    // Without a key, MACs are not checked (verify says so).
+    env.run(&["signoff", "--as", "omar", "--layer", "product"])
+        .expect(0);
+    let out = env.run(&["history", "verify"]).expect(0);
+    assert!(
+        out.stdout()
+            .contains("note: 1 entries carry a MAC; set CUTOVER_LOG_KEY to check them"),
+        "{}",
+        out.stdout()
+    );
+}
+
+#[tokio::test]
+async fn regression_non_ascii_or_short_hash_does_not_panic() {
+    let env = Env::sqlite();
+    start_main(&env);
+    satisfy_discovery(&env);
+    sql(
+        &env,
+        "UPDATE transition_log SET hash = 'ééééééééééééééé' WHERE seq = 2",
+    )
+    .await;
+    sql(
+        &env,
+        "UPDATE transition_log SET prev_hash = 'ab' WHERE seq = 3",
+    )
+    .await;
+    let out = env.run(&["history"]).expect(0);
+    assert!(out.stdout().contains("[\\u{e9}\\u{e9}"), "{}", out.stdout());
+    let out = env.run(&["history", "verify"]).expect(1);
+    assert!(
+        out.stdout()
+            .contains("broken: entry #2: stored hash \\u{e9}"),
+        "{}",
+        out.stdout()
+    );
+    assert!(
+        out.stdout()
+            .contains("broken: entry #3: prev_hash ab does not match"),
+        "{}",
+        out.stdout()
+    );
+    env.run(&["history", "--json"]).expect(0);
+}
+
+#[tokio::test]
+async fn regression_corrupt_timestamp_names_its_entry() {
+    let env = Env::sqlite();
+    start_main(&env);
+    satisfy_discovery(&env);
+    sql(
+        &env,
+        "UPDATE transition_log SET at = 'garbage' WHERE seq = 3",
+    )
+    .await;
+    let out = env.run(&["history"]).expect(1);
+    assert!(
+        out.stdout()
+            .contains("log entry #3 cannot be read: column at (holds \"garbage\")"),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(
+        out.stderr(),
+        "error: 1 log entry cannot be read; run `cutover history verify`\n"
+    );
+    let out = env.run(&["history", "verify"]).expect(1);
+    assert!(
+        out.stdout()
+            .contains("broken: entry #3: cannot be read: column at (holds \"garbage\")"),
+        "{}",
+        out.stdout()
+    );
+}
+
+/// Kills a first `start` after `delay` and checks the next commands complete.
+fn interrupted_start(env: &Env, delay: std::time::Duration) {
+    let plan = workflow("affiliate-parallel-run.yaml");
+    let mut child = env
+        .command(&["start", plan.to_str().unwrap(), "--as", "alex"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = env.run(&["start", plan.to_str().unwrap(), "--as", "alex"]);
+    match out.code() {
+        0 => {}
+        1 => assert!(
+            out.stderr().contains("already holds migration"),
+            "after a kill at {delay:?}: {}",
+            out.stderr()
+        ),
+        c => panic!("after a kill at {delay:?}: exit {c}: {}", out.stderr()),
+    }
+    env.run(&["status"]).expect(0);
+    env.run(&["history", "verify"]).expect(0);
+}
+
+#[test]
+fn regression_interrupted_first_start_never_bricks_sqlite() {
+    for ms in (0..40).step_by(3).chain([50, 70, 100, 150]) {
+        interrupted_start(&Env::sqlite(), std::time::Duration::from_millis(ms));
+    }
+}
+
+#[tokio::test]
+async fn regression_interrupted_first_start_never_bricks_postgres() {
+    for ms in [0, 10, 20, 30, 45, 60, 90, 150] {
+        let Some(env) = Env::postgres().await else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            interrupted_start(&env, std::time::Duration::from_millis(ms))
+        })
+        .await
+        .unwrap();
+    }
+}
+
+/// Spawns every command at once and waits for all of them.
+fn all_at_once(env: &Env, commands: &[Vec<&str>]) -> Vec<(Vec<String>, Out)> {
+    let children: Vec<_> = commands
+        .iter()
+        .map(|args| {
+            let child = env
+                .command(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (args.iter().map(|a| a.to_string()).collect(), child)
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(args, c)| (args, Out(c.wait_with_output().unwrap())))
+        .collect()
+}
+
+/// Exit 1 is allowed only as the one-line busy message.
+#[track_caller]
+fn assert_clean_exit(args: &[String], out: &Out) {
+    match out.code() {
+        0 | 3 => {}
+        1 => assert_eq!(
+            out.stderr(),
+            "error: database busy; retry\n",
+            "{args:?} exited 1"
+        ),
+        c => panic!("{args:?} exited {c}: {}{}", out.stdout(), out.stderr()),
+    }
+}
+
+fn refusal_race(env: &Env) {
+    start_main(env);
+    let before = results(&history_json(env), "refused");
+    let commands: Vec<Vec<&str>> = (0..40)
+        .map(|i| match i % 4 {
+            0 => vec!["signoff", "--as", "fiona", "--layer", "bi"],
+            1 => vec!["advance", "--as", "alex", "--from", "discovery"],
+            2 => vec!["advance", "--as", "omar", "--from", "discovery"],
+            _ => vec![
+                "check",
+                "record",
+                "critical_workflows_documented",
+                "--outcome",
+                "pass",
+                "--as",
+                "bianca",
+            ],
+        })
+        .collect();
+    let outs = all_at_once(env, &commands);
+    for (args, out) in &outs {
+        assert_clean_exit(args, out);
+        assert_ne!(out.code(), 0, "{args:?} was accepted");
+    }
+    let refused = outs.iter().filter(|(_, o)| o.code() == 3).count();
+    let entries = history_json(env);
+    assert_eq!(results(&entries, "refused") - before, refused);
+    assert_eq!(results(&entries, "accepted"), 1);
+    env.run(&["history", "verify"]).expect(0);
+}
+
+#[tokio::test]
+async fn regression_every_refusal_in_a_race_is_logged() {
+    for (_, env) in envs().await {
+        tokio::task::spawn_blocking(move || refusal_race(&env))
+            .await
+            .unwrap();
+    }
+}
+
+fn hundred_commands(env: &Env) {
+    start_main(env);
+    let setup_entries = history_json(env).len();
+    let commands: Vec<Vec<&str>> = (0..100)
+        .map(|i| match i % 8 {
+            0 | 4 => vec!["status"],
+            1 => vec!["signoff", "--as", "omar", "--layer", "product"],
+            5 => vec!["signoff", "--as", "priya", "--layer", "affiliate"],
+            2 | 6 => vec![
+                "check",
+                "record",
+                "critical_workflows_documented",
+                "--outcome",
+                "pass",
+                "--as",
+                "omar",
+            ],
+            3 => vec!["advance", "--as", "alex", "--from", "discovery"],
+            _ => vec!["signoff", "--as", "fiona", "--layer", "bi"],
+        })
+        .collect();
+    let outs = all_at_once(env, &commands);
+    let mut accepted = 0;
+    let mut refused = 0;
+    for (args, out) in &outs {
+        assert_clean_exit(args, out);
+        if args[0] != "status" {
+            accepted += usize::from(out.code() == 0);
+            refused += usize::from(out.code() == 3);
+        }
+    }
+    let entries = history_json(env);
+    let new = &entries[setup_entries..];
+    assert_eq!(results(new, "accepted"), accepted, "accepted entries");
+    assert_eq!(results(new, "refused"), refused, "refused entries");
+    assert_eq!(new.len(), accepted + refused);
+    env.run(&["history", "verify"]).expect(0);
+    // The migration moved at most one phase.
+    let phase = status_json(env)["phase"].clone();
+    assert!(phase == "discovery" || phase == "setup", "{phase}");
+}
+
+#[test]
+fn hundred_concurrent_commands_on_sqlite_lose_nothing() {
+    hundred_commands(&Env::sqlite_alone());
+}
+
+#[tokio::test]
+async fn hundred_concurrent_commands_on_postgres_lose_nothing() {
+    let Some(env) = Env::postgres_alone().await else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || hundred_commands(&env))
+        .await
+        .unwrap();
 }

@@ -83,7 +83,7 @@ fn event_match_against_the_simulator_finds_the_lost_link() {
             .output()
             .expect("run cutover")
     };
-    let o = run(&["start", "plan.yaml"]);
+    let o = run(&["start", "plan.yaml", "--as", "lead"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     let truth = truth(&base);

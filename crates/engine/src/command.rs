@@ -4,18 +4,22 @@ use chrono::NaiveDate;
 use cutover_plan::Outcome;
 
 use crate::facts::Window;
+use crate::plan_change::PlanChange;
 use serde::{Deserialize, Serialize};
 
 /// A request to change the migration. Every command names who gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    /// Enter the first phase.
-    Start { by: Option<String> },
-    /// Leave the current phase forward: to the next one, or to a named later one when
-    /// every skipped phase's gate holds too.
+    /// Enter the first phase (decided against the plan being started: `by` must be one of
+    /// its leads).
+    Start { by: String },
+    /// Leave the current phase `from` forward: to the next one, or to a named later one
+    /// when every skipped phase's gate holds too. Refused when the migration is no longer
+    /// in `from`, so two racing advances can never move it twice.
     Advance {
         by: String,
+        from: String,
         to: Option<String>,
         reason: Option<String>,
     },
@@ -62,6 +66,19 @@ pub enum Command {
     Abort { by: String, reason: String },
     /// Finish the migration from its final phase.
     Complete { by: String },
+    /// Make a new plan version current. Decided against the *current* plan: only one of
+    /// its leads may apply, and never to grant themselves a right they do not hold now.
+    /// `change` is [`crate::plan_change`] of the current and the new plan.
+    ApplyPlan {
+        by: String,
+        /// The new plan's file name, as given.
+        file: String,
+        /// sha256 of the new plan's text, hex.
+        sha256: String,
+        /// The version number the new plan gets.
+        version: i32,
+        change: PlanChange,
+    },
 }
 
 impl Command {
@@ -78,22 +95,24 @@ impl Command {
             Command::RecordRun { .. } => "check_run",
             Command::Abort { .. } => "abort",
             Command::Complete { .. } => "complete",
+            Command::ApplyPlan { .. } => "plan_apply",
         }
     }
 
     /// The person giving the command, if any.
     pub fn actor(&self) -> Option<&str> {
         match self {
-            Command::Start { by } => by.as_deref(),
             Command::RecordRun { .. } => None,
-            Command::Advance { by, .. }
+            Command::Start { by }
+            | Command::Advance { by, .. }
             | Command::Rollback { by, .. }
             | Command::SignOff { by, .. }
             | Command::RevokeSignOff { by, .. }
             | Command::Waive { by, .. }
             | Command::RecordOutcome { by, .. }
             | Command::Abort { by, .. }
-            | Command::Complete { by } => Some(by),
+            | Command::Complete { by }
+            | Command::ApplyPlan { by, .. } => Some(by),
         }
     }
 }

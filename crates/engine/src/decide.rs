@@ -7,6 +7,7 @@ use crate::command::Command;
 use crate::decision::{Decision, Effect, Notice, Refusal};
 use crate::facts::{CheckRun, Facts, Window};
 use crate::gate::{self, GateReport};
+use crate::plan_change::PlanChange;
 use crate::state::{MigrationState, SignOff, Status, Visit, Waiver, Withdrawal};
 
 /// Decides a command against the plan, the current state and the loaded facts.
@@ -27,8 +28,13 @@ pub fn decide(
         now,
     };
     match command {
-        Command::Start { by } => d.start(by.as_deref()),
-        Command::Advance { by, to, reason } => d.advance(by, to.as_deref(), reason.as_deref()),
+        Command::Start { by } => d.start(by),
+        Command::Advance {
+            by,
+            from,
+            to,
+            reason,
+        } => d.advance(by, from, to.as_deref(), reason.as_deref()),
         Command::Rollback { by, to, reason } => d.rollback(by, to, reason),
         Command::SignOff { by, layer, comment } => d.sign_off(by, layer, comment.as_deref()),
         Command::RevokeSignOff { by, layer, reason } => d.revoke(by, layer, reason.as_deref()),
@@ -52,6 +58,13 @@ pub fn decide(
         } => d.record_run(check, *outcome, *window, detail.as_deref()),
         Command::Abort { by, reason } => d.abort(by, reason),
         Command::Complete { by } => d.complete(by),
+        Command::ApplyPlan {
+            by,
+            file,
+            sha256,
+            version,
+            change,
+        } => d.apply_plan(by, file, sha256, *version, change),
     }
 }
 
@@ -136,21 +149,19 @@ impl<'a> Decider<'a> {
         gate::evaluate(self.state, self.facts, phase, since, self.now)
     }
 
-    fn start(&self, by: Option<&str>) -> Result<Decision, Refusal> {
+    fn start(&self, by: &str) -> Result<Decision, Refusal> {
         if self.state.status != Status::NotStarted {
             return Err(invalid("the migration has already been started"));
         }
-        if let Some(by) = by {
-            self.lead(by, "start the migration")?;
-        }
+        self.lead(by, "start the migration")?;
         let first = self
             .plan
             .phases
             .first()
             .ok_or_else(|| invalid("the plan has no phases"))?;
         let mut state = self.state.clone();
-        self.enter(&mut state, first, "start", by, None);
-        let mut effects = vec![phase_notice(first, None, "start", by)];
+        self.enter(&mut state, first, "start", Some(by), None);
+        let mut effects = vec![phase_notice(first, None, "start", Some(by))];
         effects.extend(schedule_changes(self.plan, None, Some(first)));
         Ok(Decision {
             state,
@@ -184,11 +195,18 @@ impl<'a> Decider<'a> {
     fn advance(
         &self,
         by: &str,
+        from: &str,
         to: Option<&str>,
         reason: Option<&str>,
     ) -> Result<Decision, Refusal> {
         self.lead(by, "advance the migration")?;
         let (idx, current, since) = self.active()?;
+        if current.id != from {
+            return Err(invalid(format!(
+                "the migration is in {}, not {from}; it moved since the advance was asked for",
+                current.id
+            )));
+        }
         let target_idx = match to {
             None => {
                 if idx + 1 >= self.plan.phases.len() {
@@ -612,6 +630,90 @@ impl<'a> Decider<'a> {
             from_phase: Some(current.id.clone()),
             to_phase: Some(current.id.clone()),
             summary: format!("completed from {}", current.id),
+        })
+    }
+}
+
+impl Decider<'_> {
+    /// A new plan version, decided against the current plan. Only a lead of the current
+    /// plan applies one, so adding or promoting a lead always takes a current lead; the
+    /// applier may not grant themselves lead or a layer, nor drop one of their own layers
+    /// while staying lead (which would let them waive that layer's conditions).
+    fn apply_plan(
+        &self,
+        by: &str,
+        file: &str,
+        sha256: &str,
+        version: i32,
+        change: &PlanChange,
+    ) -> Result<Decision, Refusal> {
+        let person = self.person(by)?;
+        if !person.lead {
+            return Err(not_permitted(
+                by,
+                "is not a lead of the current plan; only a lead may apply a plan",
+            ));
+        }
+        if change.migration != self.plan.migration {
+            return Err(invalid(format!(
+                "the plan is for migration \"{}\" but this database holds \"{}\"",
+                change.migration, self.plan.migration
+            )));
+        }
+        if let Some(phase) = &self.state.phase
+            && !change.phases.contains(phase)
+        {
+            return Err(invalid(format!(
+                "the plan drops phase {phase}, which the migration is in; keep it (roll back first to leave it)"
+            )));
+        }
+        if let Some(own) = change.person(by) {
+            if own.gains() {
+                let mut gains = Vec::new();
+                if own.gained_lead {
+                    gains.push("lead".to_string());
+                }
+                if !own.gained_layers.is_empty() {
+                    gains.push(format!("layers {}", own.gained_layers.join(", ")));
+                }
+                return Err(not_permitted(
+                    by,
+                    format!(
+                        "may not grant themselves rights they do not hold now ({}); another lead must apply this plan",
+                        gains.join(" and ")
+                    ),
+                ));
+            }
+            if !own.lost_lead && !own.removed && !own.lost_layers.is_empty() {
+                return Err(not_permitted(
+                    by,
+                    format!(
+                        "may not drop their own layers {} while staying lead (it would let them waive those layers' conditions); another lead must apply this plan",
+                        own.lost_layers.join(", ")
+                    ),
+                ));
+            }
+        }
+        let phase = self.state.phase.clone();
+        let short: String = sha256.chars().take(12).collect();
+        let mut summary =
+            format!("{by} applied plan version {version} from {file} (sha256 {short})");
+        if !change.is_empty() {
+            summary.push_str(&format!("; people and layers: {change}"));
+        }
+        Ok(Decision {
+            state: self.state.clone(),
+            effects: vec![Effect::Notify {
+                layers: all_layers(self.plan),
+                notice: Notice::PlanApplied {
+                    version,
+                    by: by.to_string(),
+                    change: change.to_string(),
+                },
+            }],
+            from_phase: phase.clone(),
+            to_phase: phase,
+            summary,
         })
     }
 }

@@ -80,6 +80,12 @@ pub enum Notice {
         phase: String,
         by: String,
     },
+    /// A new plan version became current; `change` says who gained or lost what.
+    PlanApplied {
+        version: i32,
+        by: String,
+        change: String,
+    },
 }
 
 /// A command that was not taken. It is an answer, not an error: nothing changed.

@@ -42,10 +42,12 @@ enum Pick {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Start(Option<usize>),
+    Start(usize),
     Advance {
         by: usize,
         to: Option<usize>,
+        /// Names a phase the migration is not in as `from` (a stale view).
+        stale: bool,
     },
     Rollback {
         by: usize,
@@ -117,10 +119,13 @@ fn pick(n: usize) -> impl Strategy<Value = Pick> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        1 => prop_oneof![Just(None), leadish().prop_map(Some), (0..PEOPLE.len()).prop_map(Some)]
-            .prop_map(Op::Start),
-        16 => (leadish(), prop_oneof![6 => Just(None), 1 => (0..PHASES.len()).prop_map(Some)])
-            .prop_map(|(by, to)| Op::Advance { by, to }),
+        1 => prop_oneof![leadish(), 0..PEOPLE.len()].prop_map(Op::Start),
+        16 => (
+            leadish(),
+            prop_oneof![6 => Just(None), 1 => (0..PHASES.len()).prop_map(Some)],
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(|(by, to, stale)| Op::Advance { by, to, stale }),
         2 => (leadish(), 0..PHASES.len(), prop::bool::weighted(0.9))
             .prop_map(|(by, to, reason)| Op::Rollback { by, to, reason }),
         14 => (who(), pick(LAYERS.len())).prop_map(|(by, layer)| Op::SignOff { by, layer }),
@@ -141,10 +146,10 @@ fn step() -> impl Strategy<Value = Step> {
     (dt, outcome(), op()).prop_map(|(dt, due, op)| Step { dt, due, op })
 }
 
-/// Mostly opens with a start (by a lead or nobody), then 25 to 39 more steps.
+/// Mostly opens with a start (mostly by a lead), then 25 to 39 more steps.
 fn steps() -> impl Strategy<Value = Vec<Step>> {
     let first = prop_oneof![
-        9 => prop_oneof![Just(None), (0..2usize).prop_map(Some), (0..PEOPLE.len()).prop_map(Some)].prop_map(|by| Step {
+        9 => prop_oneof![2 => 0..2usize, 1 => 0..PEOPLE.len()].prop_map(|by| Step {
             dt: 0,
             due: Outcome::Pass,
             op: Op::Start(by),
@@ -358,17 +363,17 @@ impl Model {
                 if self.status != Status::NotStarted {
                     return Invalid;
                 }
-                if by.as_deref().is_some_and(|b| !lead(person(b))) {
+                if !lead(person(by)) {
                     return NotPermitted;
                 }
                 self.enter(0, now);
                 Ok
             }
-            Command::Advance { by, to, .. } => {
+            Command::Advance { by, from, to, .. } => {
                 if !lead(person(by)) {
                     return NotPermitted;
                 }
-                if !self.active() {
+                if !self.active() || phase_idx(from) != Some(self.phase) {
                     return Invalid;
                 }
                 let target = match to {
@@ -503,6 +508,7 @@ impl Model {
                 }
                 Ok
             }
+            Command::ApplyPlan { .. } => unreachable!("the model never applies a plan"),
             Command::Abort { by, reason } => {
                 if !lead(person(by)) {
                     return NotPermitted;
@@ -571,9 +577,23 @@ fn command(plan: &Plan, state: &MigrationState, op: &Op, now: DateTime<Utc>) -> 
         }
     };
     Some(match *op {
-        Op::Start(by) => start(by.map(p)),
-        Op::Advance { by, to: None } => advance(p(by)),
-        Op::Advance { by, to: Some(t) } => advance_to(p(by), PHASES[t]),
+        Op::Start(by) => start(p(by)),
+        Op::Advance { by, to, stale } => {
+            let current = state.phase.as_deref().unwrap_or(PHASES[0]);
+            let from = if stale {
+                PHASES
+                    .iter()
+                    .find(|ph| **ph != current)
+                    .copied()
+                    .unwrap_or(current)
+            } else {
+                current
+            };
+            match to {
+                None => advance(p(by), from),
+                Some(t) => advance_to(p(by), from, PHASES[t]),
+            }
+        }
         Op::Rollback { by, to, reason } => {
             rollback(p(by), PHASES[to], if reason { "numbers off" } else { " " })
         }

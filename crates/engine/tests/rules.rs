@@ -91,20 +91,20 @@ fn recorded(
 // start
 
 #[test]
-fn start_enters_the_first_phase_once_and_only_by_a_lead_when_named() {
+fn start_enters_the_first_phase_once_and_only_by_a_lead() {
     let plan = plan();
     let none = Facts::default();
     let fresh = MigrationState::new();
 
     assert_eq!(
-        refused(&plan, &fresh, &none, &start(Some("alice")), at(0)),
+        refused(&plan, &fresh, &none, &start("alice"), at(0)),
         not_permitted(
             "alice",
             "is not a lead; only a lead may start the migration"
         )
     );
 
-    let d = ok(&plan, &fresh, &none, &start(Some("lena")), at(0));
+    let d = ok(&plan, &fresh, &none, &start("lena"), at(0));
     assert_eq!(d.state.status, Status::Active);
     assert_eq!(d.state.phase.as_deref(), Some("discovery"));
     assert_eq!(d.state.entered_at, Some(at(0)));
@@ -135,7 +135,7 @@ fn start_enters_the_first_phase_once_and_only_by_a_lead_when_named() {
     );
 
     assert_eq!(
-        refused(&plan, &d.state, &none, &start(None), at(1)),
+        refused(&plan, &d.state, &none, &start("lena"), at(1)),
         invalid("the migration has already been started")
     );
 }
@@ -151,7 +151,7 @@ fn advance_moves_to_the_next_phase_when_its_gate_holds() {
     let s1 = ok(&plan, &s0, &facts, &sign_off("alice", "affiliate"), at(1)).state;
     let s2 = recorded(&plan, &s1, &mut facts, "alice", "links", Pass, at(2));
 
-    let d = ok(&plan, &s2, &facts, &advance("lena"), at(3));
+    let d = ok(&plan, &s2, &facts, &advance("lena", "discovery"), at(3));
     assert_eq!(d.state.status, Status::Active);
     assert_eq!(d.state.phase.as_deref(), Some("setup"));
     assert_eq!(d.state.entered_at, Some(at(3)));
@@ -193,7 +193,13 @@ fn advance_refusal_lists_every_unmet_condition_with_owner_and_reason() {
     let state = in_phase("parallel", at(0));
     let before = state.clone();
 
-    let r = refused(&plan, &state, &Facts::default(), &advance("lena"), at(2));
+    let r = refused(
+        &plan,
+        &state,
+        &Facts::default(),
+        &advance("lena", "parallel"),
+        at(2),
+    );
     assert_eq!(
         r,
         Refusal::GateNotMet {
@@ -240,7 +246,13 @@ fn advance_to_a_named_later_phase_needs_every_skipped_gate() {
 
     // discovery holds, setup (skipped) does not: only setup's conditions are listed.
     assert_eq!(
-        refused(&plan, &s2, &facts, &advance_to("lena", "parallel"), at(2)),
+        refused(
+            &plan,
+            &s2,
+            &facts,
+            &advance_to("lena", "discovery", "parallel"),
+            at(2)
+        ),
         Refusal::GateNotMet {
             from: "discovery".into(),
             to: "parallel".into(),
@@ -264,7 +276,13 @@ fn advance_to_a_named_later_phase_needs_every_skipped_gate() {
     // Once the skipped gate holds too (counted from entering discovery), the jump is taken.
     facts.check_runs.push(run("events", Pass, at(47)));
     facts.check_runs.push(run("events", Warn, at(49)));
-    let d = ok(&plan, &s2, &facts, &advance_to("lena", "parallel"), at(50));
+    let d = ok(
+        &plan,
+        &s2,
+        &facts,
+        &advance_to("lena", "discovery", "parallel"),
+        at(50),
+    );
     assert_eq!(d.state.phase.as_deref(), Some("parallel"));
     assert_eq!(d.state.history.len(), 2);
     assert_eq!(d.state.history[1].reason.as_deref(), Some("skipping ahead"));
@@ -286,7 +304,13 @@ fn advance_only_goes_forward_and_not_past_the_final_phase() {
     let none = Facts::default();
     let setup = in_phase("setup", at(0));
     assert_eq!(
-        refused(&plan, &setup, &none, &advance_to("lena", "setup"), at(1)),
+        refused(
+            &plan,
+            &setup,
+            &none,
+            &advance_to("lena", "setup", "setup"),
+            at(1)
+        ),
         invalid("setup is not after setup; use rollback to go back")
     );
     assert_eq!(
@@ -294,18 +318,30 @@ fn advance_only_goes_forward_and_not_past_the_final_phase() {
             &plan,
             &setup,
             &none,
-            &advance_to("lena", "discovery"),
+            &advance_to("lena", "setup", "discovery"),
             at(1)
         ),
         invalid("discovery is not after setup; use rollback to go back")
     );
     assert_eq!(
-        refused(&plan, &setup, &none, &advance_to("lena", "golive"), at(1)),
+        refused(
+            &plan,
+            &setup,
+            &none,
+            &advance_to("lena", "setup", "golive"),
+            at(1)
+        ),
         invalid("\"golive\" is not a phase of the plan")
     );
     let last = in_phase("stabilization", at(0));
     assert_eq!(
-        refused(&plan, &last, &none, &advance("lena"), at(1)),
+        refused(
+            &plan,
+            &last,
+            &none,
+            &advance("lena", "stabilization"),
+            at(1)
+        ),
         invalid("stabilization is the final phase; use complete to finish the migration")
     );
 }
@@ -327,7 +363,10 @@ fn only_a_lead_advances_rolls_back_aborts_completes_and_waives() {
 
     for who in ["alice", "fiona", "olga"] {
         let cases = [
-            (advance_to(who, "stabilization"), "advance the migration"),
+            (
+                advance_to(who, "stabilization", "stabilization"),
+                "advance the migration",
+            ),
             (
                 rollback(who, "setup", "numbers off"),
                 "roll the migration back",
@@ -453,7 +492,7 @@ fn only_evidence_since_the_phase_was_entered_counts() {
     let s0 = in_phase("discovery", at(0));
     let s1 = ok(&plan, &s0, &facts, &sign_off("alice", "affiliate"), at(1)).state;
     let s2 = recorded(&plan, &s1, &mut facts, "alice", "links", Pass, at(1));
-    let s3 = ok(&plan, &s2, &facts, &advance("lena"), at(2)).state;
+    let s3 = ok(&plan, &s2, &facts, &advance("lena", "discovery"), at(2)).state;
     let s4 = ok(
         &plan,
         &s3,
@@ -466,7 +505,7 @@ fn only_evidence_since_the_phase_was_entered_counts() {
     // The sign-off and the run from the first visit stay on record but no longer count.
     assert!(s4.signoffs[0].standing());
     assert_eq!(
-        refused(&plan, &s4, &facts, &advance("lena"), at(4)),
+        refused(&plan, &s4, &facts, &advance("lena", "discovery"), at(4)),
         Refusal::GateNotMet {
             from: "discovery".into(),
             to: "setup".into(),
@@ -805,10 +844,16 @@ fn a_waiver_satisfies_a_nested_condition_until_the_end_of_its_expiry_day_in_the_
         either.children[0].reason,
         "waived by lena until 2025-03-05 (manual statements); otherwise: no run of check payout since the phase was entered"
     );
-    let d = ok(&plan, &waived, &none, &advance("lena"), last_second);
+    let d = ok(
+        &plan,
+        &waived,
+        &none,
+        &advance("lena", "parallel"),
+        last_second,
+    );
     assert_eq!(d.state.phase.as_deref(), Some("stabilization"));
 
-    match refused(&plan, &waived, &none, &advance("lena"), lapsed) {
+    match refused(&plan, &waived, &none, &advance("lena", "parallel"), lapsed) {
         Refusal::GateNotMet { unmet, .. } => {
             let ids: Vec<&str> = unmet.iter().map(|u| u.condition.as_str()).collect();
             assert_eq!(ids, ["par_either"]);
@@ -900,7 +945,7 @@ fn error_and_inconclusive_never_satisfy_an_outcome_condition() {
     for bad in [Error, Inconclusive, Fail] {
         let facts = facts(vec![run("links", Pass, at(1)), run("links", bad, at(2))]);
         assert_eq!(
-            refused(&plan, &signed, &facts, &advance("lena"), at(3)),
+            refused(&plan, &signed, &facts, &advance("lena", "discovery"), at(3)),
             Refusal::GateNotMet {
                 from: "discovery".into(),
                 to: "setup".into(),
@@ -1024,7 +1069,7 @@ fn min_duration_counts_from_entering_the_phase() {
     );
 
     assert_eq!(
-        refused(&plan, &setup, &facts, &advance("lena"), at(47)),
+        refused(&plan, &setup, &facts, &advance("lena", "setup"), at(47)),
         Refusal::GateNotMet {
             from: "setup".into(),
             to: "parallel".into(),
@@ -1036,7 +1081,7 @@ fn min_duration_counts_from_entering_the_phase() {
             )],
         }
     );
-    let d = ok(&plan, &setup, &facts, &advance("lena"), at(48));
+    let d = ok(&plan, &setup, &facts, &advance("lena", "setup"), at(48));
     assert_eq!(d.state.phase.as_deref(), Some("parallel"));
     assert!(d.effects.contains(&Effect::UnscheduleCheck {
         check: "events".into()
@@ -1068,7 +1113,7 @@ fn any_holds_with_one_branch_and_all_needs_every_child() {
     );
     let s3 = ok(&plan, &s2, &facts, &sign_off("bob", "bi"), at(22)).state;
     assert_eq!(either(&s3, &facts), (true, "met by par_backup".to_string()));
-    ok(&plan, &s3, &facts, &advance("lena"), now);
+    ok(&plan, &s3, &facts, &advance("lena", "parallel"), now);
 
     // Payout branch alone: three passes in a row within two days.
     let mut facts = Facts::default();
@@ -1077,7 +1122,7 @@ fn any_holds_with_one_branch_and_all_needs_every_child() {
         s = recorded(&plan, &s, &mut facts, "fiona", "payout", Pass, at(h));
     }
     assert_eq!(either(&s, &facts), (true, "met by par_payout".to_string()));
-    ok(&plan, &s, &facts, &advance("lena"), now);
+    ok(&plan, &s, &facts, &advance("lena", "parallel"), now);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1120,7 +1165,7 @@ fn abort_needs_a_lead_and_a_reason_and_ends_the_migration() {
         ]
     );
     for cmd in [
-        advance("lena"),
+        advance("lena", "setup"),
         sign_off("pete", "product"),
         record("lena", "links", Pass),
     ] {
@@ -1313,4 +1358,198 @@ fn scheduled_runs_are_recorded_and_a_failure_voids_the_layers_sign_off() {
             reason: "the migration has not been started".into()
         }
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// advance --from
+
+#[test]
+fn regression_two_racing_advances_cannot_move_the_migration_twice() {
+    // Both advances were asked for while the migration was in discovery. The first moved it
+    // to setup; setup's gate happens to hold too, but the second names discovery and is
+    // refused instead of moving on to parallel.
+    let plan = plan();
+    let mut facts = Facts::default();
+    let s0 = in_phase("discovery", at(0));
+    let s1 = ok(&plan, &s0, &facts, &sign_off("alice", "affiliate"), at(0)).state;
+    let s2 = recorded(&plan, &s1, &mut facts, "alice", "links", Pass, at(0));
+    let first = ok(&plan, &s2, &facts, &advance("lena", "discovery"), at(1));
+    assert_eq!(first.state.phase.as_deref(), Some("setup"));
+    facts.check_runs.push(run("events", Pass, at(50)));
+    facts.check_runs.push(run("events", Pass, at(51)));
+    assert!(
+        current_gate(&plan, &first.state, &facts, at(52))
+            .unwrap()
+            .holds
+    );
+    assert_eq!(
+        refused(
+            &plan,
+            &first.state,
+            &facts,
+            &advance("fred", "discovery"),
+            at(52)
+        ),
+        invalid(
+            "the migration is in setup, not discovery; it moved since the advance was asked for"
+        )
+    );
+    // Named correctly, it is taken.
+    let d = ok(
+        &plan,
+        &first.state,
+        &facts,
+        &advance("fred", "setup"),
+        at(52),
+    );
+    assert_eq!(d.state.phase.as_deref(), Some("parallel"));
+}
+
+// ---------------------------------------------------------------------------------------
+// plan apply
+
+fn apply(by: &str, current: &Plan, new: &Plan) -> cutover_engine::Command {
+    cutover_engine::Command::ApplyPlan {
+        by: by.into(),
+        file: "v2.yaml".into(),
+        sha256: "3fa2c1d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff00".into(),
+        version: 2,
+        change: cutover_engine::plan_change(current, new),
+    }
+}
+
+fn with_person(plan: &Plan, id: &str, lead: bool, layers: &[&str]) -> Plan {
+    let mut p = plan.clone();
+    p.people.retain(|x| x.id != id);
+    p.people.push(cutover_plan::Person {
+        id: id.into(),
+        name: id.to_uppercase(),
+        email: format!("{id}@example.com"),
+        lead,
+        layers: layers.iter().map(|l| l.to_string()).collect(),
+    });
+    p
+}
+
+#[test]
+fn regression_role_escalation_a_plan_cannot_make_its_applier_lead() {
+    let plan = plan();
+    let state = in_phase("discovery", at(0));
+    let none = Facts::default();
+    // mallory is nobody in the current plan: a plan naming them lead of everything is
+    // refused, whatever the new plan says.
+    let evil = with_person(&plan, "mallory", true, &LAYERS);
+    let r = refused(&plan, &state, &none, &apply("mallory", &plan, &evil), at(1));
+    assert!(
+        matches!(&r, Refusal::Invalid { reason } if reason.starts_with("\"mallory\" is not a person of the plan")),
+        "{r:?}"
+    );
+    // alice is in the plan but not a lead: she may not apply one that promotes her.
+    let promoted = with_person(&plan, "alice", true, &["affiliate"]);
+    assert_eq!(
+        refused(
+            &plan,
+            &state,
+            &none,
+            &apply("alice", &plan, &promoted),
+            at(1)
+        ),
+        not_permitted(
+            "alice",
+            "is not a lead of the current plan; only a lead may apply a plan"
+        )
+    );
+    // A lead may not grant themselves a layer...
+    let more = with_person(&plan, "lena", true, &["finance", "bi"]);
+    assert_eq!(
+        refused(&plan, &state, &none, &apply("lena", &plan, &more), at(1)),
+        not_permitted(
+            "lena",
+            "may not grant themselves rights they do not hold now (layers bi, finance); another lead must apply this plan"
+        )
+    );
+    // ...nor drop one of theirs while staying lead (it would let them waive its conditions).
+    let fewer = with_person(&plan, "fred", true, &[]);
+    assert_eq!(
+        refused(&plan, &state, &none, &apply("fred", &plan, &fewer), at(1)),
+        not_permitted(
+            "fred",
+            "may not drop their own layers finance while staying lead (it would let them waive those layers' conditions); another lead must apply this plan"
+        )
+    );
+    // Another lead may do both, and the diff says who gained and lost what.
+    let d = ok(&plan, &state, &none, &apply("lena", &plan, &fewer), at(1));
+    assert_eq!(
+        d.summary,
+        "lena applied plan version 2 from v2.yaml (sha256 3fa2c1d4e5f6); people and layers: fred: loses layers finance"
+    );
+    assert_eq!(d.state, state);
+    let d = ok(&plan, &state, &none, &apply("fred", &plan, &evil), at(1));
+    assert_eq!(
+        d.summary,
+        "fred applied plan version 2 from v2.yaml (sha256 3fa2c1d4e5f6); people and layers: mallory added: gains lead; gains layers affiliate, bi, finance, product"
+    );
+    assert_eq!(
+        d.effects,
+        vec![Effect::Notify {
+            layers: LAYERS.iter().map(|l| l.to_string()).collect(),
+            notice: Notice::PlanApplied {
+                version: 2,
+                by: "fred".into(),
+                change: "mallory added: gains lead; gains layers affiliate, bi, finance, product"
+                    .into(),
+            },
+        }]
+    );
+}
+
+#[test]
+fn plan_apply_keeps_the_migration_and_its_current_phase() {
+    let plan = plan();
+    let state = in_phase("setup", at(0));
+    let none = Facts::default();
+    let mut other = plan.clone();
+    other.migration = "something-else".into();
+    assert_eq!(
+        refused(&plan, &state, &none, &apply("lena", &plan, &other), at(1)),
+        invalid(
+            "the plan is for migration \"something-else\" but this database holds \"acme-to-newtrack\""
+        )
+    );
+    let mut dropped = plan.clone();
+    dropped.phases.retain(|p| p.id != "setup");
+    assert_eq!(
+        refused(&plan, &state, &none, &apply("lena", &plan, &dropped), at(1)),
+        invalid(
+            "the plan drops phase setup, which the migration is in; keep it (roll back first to leave it)"
+        )
+    );
+    // Dropping a later phase, and losing lead oneself, are fine.
+    let mut shorter = with_person(&plan, "lena", false, &[]);
+    shorter.phases.retain(|p| p.id != "stabilization");
+    let d = ok(&plan, &state, &none, &apply("lena", &plan, &shorter), at(1));
+    assert!(
+        d.summary.ends_with("people and layers: lena: loses lead"),
+        "{}",
+        d.summary
+    );
+}
+
+#[test]
+fn plan_change_lists_people_and_layers_both_ways() {
+    let plan = plan();
+    let mut new = with_person(&plan, "olga", false, &["bi"]);
+    new.people.retain(|p| p.id != "bob");
+    new.layers.push(cutover_plan::Layer {
+        id: "crm".into(),
+        description: "CRM".into(),
+    });
+    let change = cutover_engine::plan_change(&plan, &new);
+    assert_eq!(change.layers_added, vec!["crm".to_string()]);
+    assert!(change.layers_dropped.is_empty());
+    assert_eq!(
+        change.to_string(),
+        "bob removed: loses layers bi; olga: gains layers bi; layers added: crm"
+    );
+    assert!(cutover_engine::plan_change(&plan, &plan).is_empty());
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use cutover_recon::{Aggregate, Event, Row};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -338,7 +338,7 @@ impl Store {
         let rows_sha256 = hex::encode(hasher.finalize());
         let pages = serde_json::to_string(&s.pages)
             .map_err(|e| StoreError::Db(format!("cannot encode pages: {e}")))?;
-        let txn = self.connection().begin().await?;
+        let txn = self.begin_write().await?;
         let inserted = source_snapshot::Entity::insert(source_snapshot::ActiveModel {
             id: NotSet,
             source_id: Set(s.source_id.clone()),

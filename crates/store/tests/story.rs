@@ -61,9 +61,7 @@ use common::backends;
 async fn started(url: &str) -> (Store, Plan) {
     let store = Store::connect(url).await.expect("connect");
     let plan = plan();
-    let cmd = Command::Start {
-        by: Some("alex".into()),
-    };
+    let cmd = Command::Start { by: "alex".into() };
     let d = decide(
         &plan,
         &MigrationState::new(),
@@ -92,6 +90,23 @@ async fn apply(
         .await
         .expect("record");
     result
+}
+
+/// A plan apply of `text` by `by`, decided against the snapshot's plan.
+fn apply_cmd(snap: &Snapshot, by: &str, text: &str, at: DateTime<Utc>) -> (Command, Decision) {
+    let current = cutover_plan::load("plan.yaml", &snap.plan.content)
+        .unwrap()
+        .plan;
+    let new = cutover_plan::load("plan-v2.yaml", text).unwrap().plan;
+    let cmd = Command::ApplyPlan {
+        by: by.into(),
+        file: "plan-v2.yaml".into(),
+        sha256: content_hash(text),
+        version: snap.plan.version + 1,
+        change: cutover_engine::plan_change(&current, &new),
+    };
+    let d = decide(&current, &snap.state, &snap.facts, &cmd, at).unwrap();
+    (cmd, d)
 }
 
 fn record(by: &str, check: &str, outcome: Outcome) -> Command {
@@ -138,7 +153,7 @@ async fn start_stores_plan_state_and_first_log_entry() {
 async fn second_create_is_refused_and_changes_nothing() {
     for b in backends().await {
         let (store, plan) = started(&b.url).await;
-        let cmd = Command::Start { by: None };
+        let cmd = Command::Start { by: "alex".into() };
         let d = decide(
             &plan,
             &MigrationState::new(),
@@ -170,6 +185,7 @@ async fn refusal_is_logged_but_changes_no_state() {
             &plan,
             Command::Advance {
                 by: "alex".into(),
+                from: "discovery".into(),
                 to: None,
                 reason: None,
             },
@@ -263,6 +279,7 @@ async fn signoffs_runs_voiding_and_advance_round_trip() {
             &plan,
             Command::Advance {
                 by: "alex".into(),
+                from: "discovery".into(),
                 to: None,
                 reason: Some("inventory complete".into()),
             },
@@ -334,7 +351,7 @@ async fn concurrent_writers_exactly_one_wins() {
         assert_eq!(wins, 1, "{}: {r1:?} / {r2:?}", b.name);
         let loser = if r1.is_ok() { r2 } else { r1 };
         assert!(
-            matches!(loser, Err(StoreError::Conflict) | Err(StoreError::Locked)),
+            matches!(loser, Err(StoreError::Conflict) | Err(StoreError::Busy)),
             "{}: {loser:?}",
             b.name
         );
@@ -377,13 +394,14 @@ async fn plan_versions_accumulate() {
         let (store, _) = started(&b.url).await;
         let snap = store.load().await.unwrap();
         let v2 = PLAN.replace("Watch", "Watch live performance");
-        let (version, entry) = store
-            .apply_plan(&snap, "plan-v2.yaml", &v2, Some("alex"), t(1))
+        let (cmd, d) = apply_cmd(&snap, "alex", &v2, t(1));
+        let entry = store
+            .apply_plan(&snap, t(1), &cmd, Ok(&d), &v2)
             .await
             .unwrap();
-        assert_eq!(version, 2);
         assert_eq!(entry.kind, "plan_apply");
-        assert_eq!(entry.plan_version, 2);
+        // Decided against version 1.
+        assert_eq!(entry.plan_version, 1);
         let snap2 = store.load().await.unwrap();
         assert_eq!(snap2.plan.version, 2, "{}", b.name);
         assert_eq!(snap2.plan.content, v2);
@@ -394,8 +412,9 @@ async fn plan_versions_accumulate() {
             vec![1, 2]
         );
         // The old snapshot is stale now.
+        let (cmd, d) = apply_cmd(&snap, "alex", PLAN, t(2));
         let err = store
-            .apply_plan(&snap, "plan-v3.yaml", PLAN, None, t(2))
+            .apply_plan(&snap, t(2), &cmd, Ok(&d), PLAN)
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict), "{}: {err}", b.name);
@@ -532,4 +551,373 @@ async fn scheduled_run_with_window_and_findings_round_trips() {
                 .is_none()
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The state is bound to the log.
+
+/// Runs `sql` against the test database, bypassing the store.
+async fn sql(store: &Store, sql: &str) {
+    store
+        .connection()
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn unverified(r: Result<Snapshot, StoreError>) -> String {
+    match r {
+        Err(StoreError::Unverified(why)) => why,
+        Err(e) => panic!("expected Unverified, got {e}"),
+        Ok(_) => panic!("expected Unverified, got a snapshot"),
+    }
+}
+
+fn state_problems(a: &cutover_store::Audit) -> Vec<String> {
+    a.problems
+        .iter()
+        .filter(|p| p.area == cutover_store::Area::State)
+        .map(|p| p.text.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn regression_state_row_tampering_is_refused_and_named() {
+    for b in backends().await {
+        let (store, plan) = started(&b.url).await;
+        apply(&store, &plan, signoff("omar", "product"), t(1))
+            .await
+            .unwrap();
+        apply(
+            &store,
+            &plan,
+            record("omar", "documented", Outcome::Pass),
+            t(2),
+        )
+        .await
+        .unwrap();
+        let clean = store.audit(None).await.unwrap();
+        assert!(clean.ok(), "{}: {:?}", b.name, clean.problems);
+
+        // Moving the phase by SQL: no command decides on it, verify names the column.
+        sql(
+            &store,
+            "UPDATE migrations SET current_phase = 'stabilization'",
+        )
+        .await;
+        let why = unverified(store.load().await);
+        assert_eq!(
+            why,
+            "the state rows do not match the state bound to log entry #3 (a row was changed outside cutover)",
+            "{}",
+            b.name
+        );
+        let a = store.audit(None).await.unwrap();
+        assert_eq!(
+            state_problems(&a),
+            vec![
+                "migrations.current_phase is \"stabilization\" but the log says \"discovery\""
+                    .to_string(),
+                "the state rows do not match the state bound to the last entry (#3), so every command refuses to run".to_string(),
+            ],
+            "{}",
+            b.name
+        );
+        sql(&store, "UPDATE migrations SET current_phase = 'discovery'").await;
+        store.load().await.expect("restored");
+
+        // A sign-off and a check run inserted by SQL.
+        sql(
+            &store,
+            "INSERT INTO signoffs (migration_id, seq, phase, layer, signed_by, signed_at) \
+             VALUES (1, 2, 'discovery', 'finance', 'mallory', '2026-11-25T09:03:00+00:00')",
+        )
+        .await;
+        sql(
+            &store,
+            "INSERT INTO check_runs (migration_id, check_id, phase, outcome, recorded_by, recorded_at, source) \
+             VALUES (1, 'documented', 'discovery', 'pass', 'mallory', '2026-11-25T09:04:00+00:00', 'manual')",
+        )
+        .await;
+        unverified(store.load().await);
+        let a = store.audit(None).await.unwrap();
+        let problems = state_problems(&a);
+        assert_eq!(
+            problems[..2],
+            [
+                "signoffs row seq 2 (layer finance by mallory) has no log entry".to_string(),
+                "check_runs row id 2 (check documented: pass by mallory) has no log entry"
+                    .to_string(),
+            ],
+            "{}: {problems:?}",
+            b.name
+        );
+        // Editing a recorded outcome is named too.
+        sql(&store, "DELETE FROM signoffs WHERE signed_by = 'mallory'").await;
+        sql(
+            &store,
+            "DELETE FROM check_runs WHERE recorded_by = 'mallory'",
+        )
+        .await;
+        store.load().await.expect("restored");
+        sql(
+            &store,
+            "UPDATE check_runs SET outcome = 'fail' WHERE id = 1",
+        )
+        .await;
+        unverified(store.load().await);
+        let a = store.audit(None).await.unwrap();
+        assert_eq!(
+            state_problems(&a)[0],
+            "check_runs row id 1 (check documented: fail by omar): outcome is \"fail\" but the log says \"pass\" (entry #3)",
+            "{}",
+            b.name
+        );
+        // And the plan text the authority comes from.
+        sql(
+            &store,
+            "UPDATE check_runs SET outcome = 'pass' WHERE id = 1",
+        )
+        .await;
+        sql(
+            &store,
+            "UPDATE plans SET content = replace(content, 'omar, name: Omar', 'omar, name: Omar, lead: true')",
+        )
+        .await;
+        assert_eq!(
+            unverified(store.load().await),
+            "plans row version 1: its text does not match its sha256",
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn regression_seq_at_i64_max_refuses_to_append() {
+    for b in backends().await {
+        let (store, plan) = started(&b.url).await;
+        apply(&store, &plan, signoff("omar", "product"), t(1))
+            .await
+            .unwrap();
+        // Renumber the two entries to the very end of i64 and re-hash them so the tail
+        // still verifies.
+        let mut log = store.log().await.unwrap();
+        log[0].seq = i64::MAX - 1;
+        log[0].hash = log[0].compute_hash();
+        log[1].seq = i64::MAX;
+        log[1].prev_hash = log[0].hash.clone();
+        log[1].hash = log[1].compute_hash();
+        for (old, e) in [(1, &log[0]), (2, &log[1])] {
+            sql(
+                &store,
+                &format!(
+                    "UPDATE transition_log SET seq = {}, prev_hash = '{}', hash = '{}' WHERE seq = {old}",
+                    e.seq, e.prev_hash, e.hash
+                ),
+            )
+            .await;
+        }
+        let snap = store.load().await.expect("the tail verifies");
+        assert_eq!(snap.head.seq, i64::MAX);
+        let cmd = signoff("fiona", "finance");
+        let d = decide(&plan, &snap.state, &snap.facts, &cmd, t(2)).unwrap();
+        let err = store.record(&snap, t(2), &cmd, Ok(&d)).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::LogFull(n) if n == i64::MAX),
+            "{}: {err}",
+            b.name
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the log is full (its last entry is #{}); nothing was changed",
+                i64::MAX
+            )
+        );
+        // Nothing was written.
+        let after = store.load().await.unwrap();
+        assert_eq!(after.state.signoffs.len(), 1, "{}", b.name);
+        assert_eq!(store.log().await.unwrap().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_log_key_signs_every_entry_and_load_refuses_a_forged_tail() {
+    use cutover_store::{LogKey, StoreOptions};
+    for b in backends().await {
+        let key = LogKey::new("correct horse battery staple");
+        let store = Store::connect_with(&b.url, StoreOptions::default().with_log_key(key))
+            .await
+            .unwrap();
+        let plan = plan();
+        let cmd = Command::Start { by: "alex".into() };
+        let d = decide(
+            &plan,
+            &MigrationState::new(),
+            &Default::default(),
+            &cmd,
+            t(0),
+        )
+        .unwrap();
+        store
+            .create(&plan.migration, "plan.yaml", PLAN, t(0), &cmd, &d)
+            .await
+            .unwrap();
+        apply(&store, &plan, signoff("omar", "product"), t(1))
+            .await
+            .unwrap();
+        let log = store.log().await.unwrap();
+        assert!(log.iter().all(|e| e.mac.is_some()), "{}", b.name);
+        let a = store.audit(None).await.unwrap();
+        assert!(a.ok(), "{}: {:?}", b.name, a.problems);
+        assert_eq!(a.signed, Some(2));
+
+        // Someone with database access re-hashes the tail after editing it: the chain
+        // holds, the MAC does not.
+        let mut tail = log[1].clone();
+        tail.actor = Some("mallory".into());
+        tail.hash = tail.compute_hash();
+        sql(
+            &store,
+            &format!(
+                "UPDATE transition_log SET actor = 'mallory', hash = '{}' WHERE seq = 2",
+                tail.hash
+            ),
+        )
+        .await;
+        assert_eq!(
+            unverified(store.load().await),
+            "log entry #2's MAC does not match CUTOVER_LOG_KEY",
+            "{}",
+            b.name
+        );
+        // Without the MAC, after a signed entry, it is refused too.
+        sql(&store, "UPDATE transition_log SET mac = NULL WHERE seq = 2").await;
+        assert_eq!(
+            unverified(store.load().await),
+            "log entry #2 is not signed although the entry before it is",
+            "{}",
+            b.name
+        );
+        let a = store.audit(None).await.unwrap();
+        let macs: Vec<String> = a
+            .problems
+            .iter()
+            .filter(|p| p.area == cutover_store::Area::Mac)
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            macs,
+            vec!["mac: entry #2 has no MAC (written without CUTOVER_LOG_KEY, or re-written)"],
+            "{}",
+            b.name
+        );
+        // A store without the key does not check MACs at all.
+        let keyless = Store::connect(&b.url).await.unwrap();
+        keyless.load().await.expect("no key, no MAC check");
+    }
+}
+
+#[tokio::test]
+async fn regression_failed_schema_upgrade_leaves_no_partial_schema() {
+    for b in backends().await {
+        // A table in the way of the third migration makes the upgrade fail after the
+        // first two have run their statements.
+        let raw = sea_orm::Database::connect(&b.url).await.unwrap();
+        raw.execute_unprepared("CREATE TABLE check_findings (id integer)")
+            .await
+            .unwrap();
+        let err = Store::connect(&b.url).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("schema migration failed") && !text.contains('\n'),
+            "{}: {text}",
+            b.name
+        );
+        // Nothing of the first migrations is left behind...
+        let probe = raw
+            .execute_unprepared("SELECT count(*) FROM migrations")
+            .await;
+        assert!(probe.is_err(), "{}: migrations table left behind", b.name);
+        // ...so once the obstacle is gone the next connect upgrades from scratch.
+        raw.execute_unprepared("DROP TABLE check_findings")
+            .await
+            .unwrap();
+        let (store, _) = started(&b.url).await;
+        assert_eq!(store.log().await.unwrap().len(), 1, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn decide_locked_queues_concurrent_writers_instead_of_conflicting() {
+    use cutover_store::Decided;
+    for b in backends().await {
+        let (store, plan) = started(&b.url).await;
+        let stores: Vec<Store> = stores_on(&b.url, 6).await;
+        let cmds = [
+            signoff("omar", "product"),
+            signoff("fiona", "finance"),
+            record("omar", "documented", Outcome::Pass),
+            record("fiona", "payouts_ok", Outcome::Pass),
+            signoff("omar", "product"),
+            signoff("alex", "finance"),
+        ];
+        let tasks: Vec<_> = stores
+            .into_iter()
+            .zip(cmds)
+            .enumerate()
+            .map(|(i, (s, cmd))| {
+                let plan = plan.clone();
+                tokio::spawn(async move {
+                    s.decide_locked(|snap| -> Result<_, StoreError> {
+                        let at = t(10 + i as i64);
+                        let result = decide(&plan, &snap.state, &snap.facts, &cmd, at);
+                        Ok(Some(Decided {
+                            command: cmd.clone(),
+                            result,
+                            at,
+                            findings: &[],
+                            plan_text: None,
+                        }))
+                    })
+                    .await
+                    .map(|o| o.map(|(e, d)| (e.seq, d.result.is_ok())))
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        // Nobody conflicted: six entries after the start, each decided on the state the
+        // one before left.
+        assert!(
+            results.iter().all(|r| matches!(r, Ok(Some(_)))),
+            "{}: {results:?}",
+            b.name
+        );
+        let log = store.log().await.unwrap();
+        assert_eq!(log.len(), 7, "{}", b.name);
+        // omar signed off product once; the second try was refused as a duplicate.
+        let snap = store.load().await.unwrap();
+        assert_eq!(
+            snap.state
+                .signoffs
+                .iter()
+                .filter(|s| s.layer == "product")
+                .count(),
+            1
+        );
+        assert!(store.audit(None).await.unwrap().ok());
+    }
+}
+
+/// `n` stores on one database, as `n` processes would have.
+async fn stores_on(url: &str, n: usize) -> Vec<Store> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Store::connect(url).await.unwrap());
+    }
+    out
 }

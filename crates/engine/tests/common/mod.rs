@@ -301,21 +301,23 @@ pub fn recorded_runs(d: &Decision) -> Vec<CheckRun> {
         .collect()
 }
 
-pub fn start(by: Option<&str>) -> Command {
-    Command::Start { by: by.map(s) }
+pub fn start(by: &str) -> Command {
+    Command::Start { by: s(by) }
 }
 
-pub fn advance(by: &str) -> Command {
+pub fn advance(by: &str, from: &str) -> Command {
     Command::Advance {
         by: s(by),
+        from: s(from),
         to: None,
         reason: None,
     }
 }
 
-pub fn advance_to(by: &str, to: &str) -> Command {
+pub fn advance_to(by: &str, from: &str, to: &str) -> Command {
     Command::Advance {
         by: s(by),
+        from: s(from),
         to: Some(s(to)),
         reason: Some(s("skipping ahead")),
     }

@@ -24,8 +24,14 @@ pub struct Model {
     pub effects: String,
     #[sea_orm(column_type = "Text")]
     pub facts: String,
+    /// JSON binding the state rows to this entry (empty on entries from before it).
+    #[sea_orm(column_type = "Text")]
+    pub state: String,
     pub prev_hash: String,
     pub hash: String,
+    /// HMAC-SHA256 of `hash` under `CUTOVER_LOG_KEY`, when set.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub mac: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
