@@ -42,7 +42,7 @@ fn validate_of_an_endless_file_stops_at_the_plan_limit() {
 fn start_and_plan_apply_refuse_an_endless_file_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
-        &["start", "/dev/zero"][..],
+        &["start", "/dev/zero", "--as", "alex"][..],
         &["plan", "apply", "/dev/zero", "--as", "alex"][..],
     ] {
         let out = run(dir.path(), args);
