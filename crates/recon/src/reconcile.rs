@@ -13,7 +13,7 @@ use cutover_plan::Outcome;
 use rust_decimal::Decimal;
 
 use crate::check::{CheckResult, Finding, Thresholds, worst};
-use crate::model::{Aggregate, Metric};
+use crate::model::{Aggregate, Metric, MetricVocabulary};
 
 /// Tolerance of one metric: |new − old| ≤ max(abs + rounding × rows, rel × |old|), where
 /// rows is how many source rows were summed into the key (the larger side).
@@ -38,13 +38,15 @@ pub struct ReconcileConfig {
     /// On the money impact: Σ |new − old| over money metrics of those keys.
     pub money_warn: Option<Decimal>,
     pub money_fail: Option<Decimal>,
+    /// Which metrics are money (canonical ones, and those the plan declares as money).
+    pub vocabulary: MetricVocabulary,
 }
 
 impl ReconcileConfig {
-    fn tolerance(&self, m: Metric) -> MetricTolerance {
+    fn tolerance(&self, m: &Metric) -> MetricTolerance {
         self.metrics
             .iter()
-            .find(|(x, _)| *x == m)
+            .find(|(x, _)| x == m)
             .map_or(self.default, |(_, t)| *t)
     }
 }
@@ -74,7 +76,7 @@ fn sum(rows: &[Aggregate], cfg: &ReconcileConfig) -> BTreeMap<Key, (Decimal, u32
         let k = (
             r.partner.clone(),
             r.day,
-            r.metric,
+            r.metric.clone(),
             r.link.clone().filter(|_| cfg.by_link),
             r.coupon.clone().filter(|_| cfg.by_coupon),
         );
@@ -121,7 +123,7 @@ pub fn reconcile(
         if s == KeyStatus::Match {
             return;
         }
-        if s != KeyStatus::WithinTolerance && k.2.is_money() {
+        if s != KeyStatus::WithinTolerance && cfg.vocabulary.is_money(&k.2) {
             money += (nv.unwrap_or_default() - ov.unwrap_or_default()).abs();
         }
         findings.push(Finding::new(s.as_str(), key_text(k), "").values(ov, nv));
@@ -129,7 +131,7 @@ pub fn reconcile(
     for (k, (ov, orows)) in &o {
         match n.get(k) {
             Some((nv, nrows)) => {
-                let s = status(*ov, *nv, cfg.tolerance(k.2), (*orows).max(*nrows));
+                let s = status(*ov, *nv, cfg.tolerance(&k.2), (*orows).max(*nrows));
                 push(k, s, Some(*ov), Some(*nv));
             }
             None => push(k, KeyStatus::OnlyOld, Some(*ov), None),
@@ -177,9 +179,9 @@ mod tests {
         Aggregate {
             partner: p.into(),
             day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            currency: m.is_money().then(|| "EUR".into()),
             metric: m,
             value: v.parse().unwrap(),
-            currency: m.is_money().then(|| "EUR".into()),
             link: None,
             coupon: None,
         }

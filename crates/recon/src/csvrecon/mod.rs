@@ -2,6 +2,10 @@
 //! a keyed full outer comparison partner × day × metric with an absolute/relative
 //! tolerance, streaming findings as CSV.
 //!
+//! Any metric name is compared (it needs no vocabulary): canonical names have fixed ids,
+//! other names are numbered per side while parsing and given ids shared by both sides at
+//! the join (like partner ids).
+//!
 //! How it stays fast and small: each side is parsed on its own thread straight from the
 //! reader's bytes (ids interned, key packed into a `u64`, value fixed-point `i64`) and
 //! scattered into 256 radix partitions by (canonical partner, day); then both threads take
@@ -18,10 +22,10 @@ use std::sync::mpsc;
 use cutover_plan::Outcome;
 use rust_decimal::Decimal;
 
-use crate::model::Metric;
+use crate::model::{CANONICAL_METRICS, Metric};
 use parse::{
-    EXOTIC, Entry, FxMap, PARTS, SAMPLE, SCALE, SCALE_POW, Side, format_day, format_fixed,
-    parse_side, unpack, with_partner,
+    CANONICAL, EXOTIC, Entry, FxMap, MAX_METRICS, MAX_PARTNERS, PARTS, SAMPLE, SCALE, SCALE_POW,
+    Side, format_day, format_fixed, parse_side, unpack, with_partner, with_partner_metric,
 };
 
 pub use parse::HEADER as INPUT_HEADER;
@@ -48,6 +52,8 @@ pub enum ReconError {
     Write(String),
     #[error("tolerance {name} must be zero or more, got {value}")]
     Tolerance { name: &'static str, value: Decimal },
+    #[error("the two files hold more than {limit} distinct {what} together")]
+    TooMany { what: &'static str, limit: usize },
 }
 
 /// A row that could not be read, with where it is.
@@ -293,6 +299,42 @@ where
     join(old_side, new_side, crosswalk, tolerance, out)
 }
 
+/// Global metric ids: the canonical ones, old-side names, then new-side names unknown to
+/// OLD.
+struct Metrics {
+    /// Global id -> metric.
+    all: Vec<Metric>,
+    /// New local id -> global id; `None` when they are equal (nothing to rewrite).
+    remap: Option<Vec<u16>>,
+}
+
+fn global_metrics(old: &Side, new: &Side) -> Result<Metrics, ReconError> {
+    let mut all: Vec<Metric> = CANONICAL_METRICS.to_vec();
+    all.extend(old.metric_names.iter().cloned());
+    let mut remap: Vec<u16> = (0..CANONICAL as u16).collect();
+    for m in &new.metric_names {
+        let g = match old.metric_index.get(m.as_str().as_bytes()) {
+            Some(&g) => g,
+            None => {
+                all.push(m.clone());
+                (all.len() - 1) as u16
+            }
+        };
+        remap.push(g);
+    }
+    if all.len() > MAX_METRICS {
+        return Err(ReconError::TooMany {
+            what: "metric names",
+            limit: MAX_METRICS,
+        });
+    }
+    let identity = remap.iter().enumerate().all(|(i, &g)| i == g as usize);
+    Ok(Metrics {
+        all,
+        remap: (!identity).then_some(remap),
+    })
+}
+
 /// Global partner ids: old-side indexes first, then new-side canonical ids unknown to OLD.
 struct Partners {
     names: Vec<Box<[u8]>>,
@@ -386,6 +428,7 @@ struct Ctx<'a> {
     old: &'a Side,
     new: &'a Side,
     partners: &'a Partners,
+    metrics: &'a Metrics,
     /// Some old id has several new ids: sort the new side by (global, local) key.
     merges: bool,
     tol: FastTol,
@@ -475,6 +518,13 @@ fn join<W: Write>(
     summary.malformed_samples.append(&mut old.malformed_samples);
     summary.malformed_samples.append(&mut new.malformed_samples);
     let partners = global_partners(&old, &new, crosswalk, &mut summary);
+    if partners.names.len() > MAX_PARTNERS {
+        return Err(ReconError::TooMany {
+            what: "partner ids",
+            limit: MAX_PARTNERS,
+        });
+    }
+    let metrics = global_metrics(&old, &new)?;
     let werr = |e: std::io::Error| ReconError::Write(e.to_string());
     out.write_all(OUTPUT_HEADER.as_bytes()).map_err(werr)?;
     out.write_all(b"\n").map_err(werr)?;
@@ -492,6 +542,7 @@ fn join<W: Write>(
         old: &old,
         new: &new,
         partners: &partners,
+        metrics: &metrics,
         merges: partners.collide,
         tol: FastTol::new(tolerance),
     };
@@ -571,6 +622,17 @@ fn take(m: &std::sync::Mutex<Vec<Vec<Entry>>>) -> Vec<Vec<Entry>> {
 }
 
 impl Ctx<'_> {
+    /// A new-side key with the global partner and metric ids.
+    #[inline]
+    fn global(&self, key: u64) -> u64 {
+        let (p, _, m) = unpack(key);
+        let g = self.partners.remap[p as usize];
+        match &self.metrics.remap {
+            None => with_partner(key, g),
+            Some(r) => with_partner_metric(key, g, r[m as usize]),
+        }
+    }
+
     fn partition(
         &self,
         old_chunks: Vec<Vec<Entry>>,
@@ -588,20 +650,17 @@ impl Ctx<'_> {
         a.sort_unstable_by_key(|e| e.key);
         // New side: keep the local key for duplicate detection and exotic lookups; sort by
         // the global key (then the local one when merges may make global keys collide).
-        let remap = &self.partners.remap;
         for c in new_chunks {
             b.extend_from_slice(&c);
         }
         if self.merges {
-            b.sort_unstable_by_key(|e| {
-                let g = with_partner(e.key, remap[unpack(e.key).0 as usize]);
-                (g, e.key)
-            });
+            b.sort_unstable_by_key(|e| (self.global(e.key), e.key));
         } else {
-            // Global keys collide only when local keys do: rewrite in place.
+            // Global keys collide only when local keys do (metric ids map one to one):
+            // rewrite in place.
             let mut exotic_locals: FxMap<u64, u64> = FxMap::default();
             for e in b.iter_mut() {
-                let g = with_partner(e.key, remap[unpack(e.key).0 as usize]);
+                let g = self.global(e.key);
                 if e.val == EXOTIC {
                     exotic_locals.insert(g, e.key);
                 }
@@ -625,10 +684,9 @@ impl Ctx<'_> {
         buf: &mut Vec<u8>,
         exotic_globals: Option<&FxMap<u64, u64>>,
     ) {
-        let remap = &self.partners.remap;
         let gkey = |e: &Entry| -> u64 {
             if self.merges {
-                with_partner(e.key, remap[unpack(e.key).0 as usize])
+                self.global(e.key)
             } else {
                 e.key
             }
@@ -700,7 +758,7 @@ impl Ctx<'_> {
                 file: file.to_owned(),
                 partner: String::from_utf8_lossy(&self.partners.names[p as usize]).into_owned(),
                 day: String::from_utf8_lossy(&format_day(d)).into_owned(),
-                metric: Metric::ALL[m as usize],
+                metric: self.metrics.all[m as usize].clone(),
                 rows,
             });
         }
@@ -712,7 +770,7 @@ impl Ctx<'_> {
         buf.push(b',');
         buf.extend_from_slice(&format_day(d));
         buf.push(b',');
-        buf.extend_from_slice(Metric::ALL[m as usize].as_str().as_bytes());
+        write_field(buf, self.metrics.all[m as usize].as_str().as_bytes());
         buf.push(b',');
         if let Some(o) = o {
             o.write(buf);

@@ -86,17 +86,16 @@ fn relative_tolerance_scales_with_old() {
 #[test]
 fn malformed_rows_are_reported_with_line_and_never_match() {
     let old = format!(
-        "{H}p,2026-01-01,clicks_gross,10,\np,2026-02-30,clicks_gross,1,\np,2026-01-02,signups,1,\np,2026-01-03,clicks_gross,ten,\np,2026-01-04,clicks_gross\n"
+        "{H}p,2026-01-01,clicks_gross,10,\np,2026-02-30,clicks_gross,1,\np,2026-01-02,,1,\np,2026-01-03,clicks_gross,ten,\np,2026-01-04,clicks_gross\n"
     );
     let new = format!("{H}p,2026-01-01,clicks_gross,10,\np,2026-01-03,clicks_gross,10,\n");
     let (s, out) = run(&old, &new, None, "0", "0");
     assert_eq!(s.malformed, 4);
     let lines: Vec<u64> = s.malformed_samples.iter().map(|m| m.line).collect();
     assert_eq!(lines, vec![3, 4, 5, 6]);
-    assert!(
-        s.malformed_samples[1]
-            .reason
-            .contains("unknown metric \"signups\"")
+    assert_eq!(
+        s.malformed_samples[1].reason,
+        "a metric name must not be empty"
     );
     assert_eq!(s.malformed_samples[0].file, "old.csv");
     assert!(out.contains("p,2026-01-03,clicks_gross,,10,only_new"));
@@ -224,6 +223,89 @@ fn quoted_ids_and_crlf() {
     );
 }
 
+/// Metric names of the property test: canonical ones and names outside the vocabulary.
+const NAMES: [&str; 6] = [
+    "clicks_gross",
+    "ftd_amount",
+    "clicks",
+    "ftd",
+    "Net Gaming Revenue",
+    "net_revenue",
+];
+
+#[test]
+fn free_metric_names_are_compared() {
+    // Each side numbers names in order of appearance: "ftd" is 1st on old, 2nd on new.
+    let old = format!(
+        "{H}p,2026-01-01,ftd,3,\np,2026-01-01,clicks,10,\np,2026-01-01,only_here,1,\np,2026-01-01,ftd_count,3,\n"
+    );
+    let new = format!(
+        "{H}n,2026-01-01,clicks,10,\nn,2026-01-01,ftd,4,\nn,2026-01-01,\"Deposits, EUR\",7.5,EUR\nn,2026-01-01,ftd_count,3,\n"
+    );
+    let x = "old_partner_id,new_partner_id\np,n\n";
+    let (s, out) = run(&old, &new, Some(x), "0", "0");
+    assert_eq!(s.malformed, 0);
+    assert_eq!(
+        out,
+        "partner_id,day,metric,old_value,new_value,status\n\
+         p,2026-01-01,ftd,3,4,variance\n\
+         p,2026-01-01,only_here,1,,only_old\n\
+         p,2026-01-01,\"Deposits, EUR\",,7.5,only_new\n"
+    );
+    assert_eq!(
+        (s.matched, s.variance, s.only_old, s.only_new),
+        (2, 1, 1, 1)
+    );
+}
+
+#[test]
+fn free_metric_names_with_merged_partners_and_duplicates() {
+    // Two new ids merge into one old id (the sort-by-global path), names in another order.
+    let old = format!("{H}p,2026-01-01,ftd,5,\np,2026-01-01,clicks,10,\n");
+    let new = format!(
+        "{H}n2,2026-01-01,clicks,4,\nn1,2026-01-01,clicks,6,\nn1,2026-01-01,ftd,2,\nn1,2026-01-01,ftd,1,\nn2,2026-01-01,ftd,2,\n"
+    );
+    let x = "old_partner_id,new_partner_id\np,n1\np,n2\n";
+    let (s, out) = run(&old, &new, Some(x), "0", "0");
+    assert_eq!((s.matched, s.duplicates), (2, 1), "{out}");
+    assert_eq!(s.duplicate_samples[0].metric.as_str(), "ftd");
+    assert_eq!(
+        s.duplicate_samples[0].metric,
+        Metric::Other(crate::model::MetricName::new("ftd").unwrap())
+    );
+}
+
+#[test]
+fn bad_metric_names_are_malformed_rows() {
+    let old = format!(
+        "{H}p,2026-01-01,a\u{7}b,1,\np,2026-01-01, ftd,1,\np,2026-01-01,\"{}\",1,\n",
+        "m".repeat(101)
+    );
+    let (s, _) = run(
+        &old,
+        &format!("{H}p,2026-01-01,clicks_gross,1,\n"),
+        None,
+        "0",
+        "0",
+    );
+    let reasons: Vec<&str> = s
+        .malformed_samples
+        .iter()
+        .map(|m| m.reason.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "metric name \"a\\u{7}b\" contains a control character",
+            "metric name \" ftd\" starts or ends with white space",
+            &format!(
+                "metric name \"{}…\" is 101 bytes long; the limit is 100",
+                "m".repeat(100)
+            ),
+        ]
+    );
+}
+
 type Row = (u8, u8, u8, i64, u32);
 
 /// The naive reference: parse with `str::split`, sum into BTreeMaps, compare.
@@ -239,7 +321,7 @@ fn reference(
             let k = (
                 format!("p{p}"),
                 format!("2026-01-{:02}", day + 1),
-                Metric::ALL[metric as usize].as_str().to_owned(),
+                NAMES[metric as usize].to_owned(),
             );
             *m.entry(k).or_default() += Decimal::new(v, scale);
         }
@@ -273,7 +355,7 @@ fn rows() -> impl Strategy<Value = Vec<Row>> {
         1 => (-10_000_000_000i64..10_000_000_000, Just(2u32)),
     ];
     prop::collection::vec(
-        (0u8..6, 0u8..4, 0u8..3, value).prop_map(|(p, d, m, (v, s))| (p, d, m, v, s)),
+        (0u8..6, 0u8..4, 0u8..6, value).prop_map(|(p, d, m, (v, s))| (p, d, m, v, s)),
         0..40,
     )
 }
@@ -287,7 +369,7 @@ proptest! {
                 s.push_str(&format!(
                     "p{p},2026-01-{:02},{},{},\n",
                     day + 1,
-                    Metric::ALL[metric as usize].as_str(),
+                    NAMES[metric as usize],
                     Decimal::new(v, scale)
                 ));
             }
