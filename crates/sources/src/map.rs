@@ -1,14 +1,20 @@
-//! Field mapping: one record (a JSON object) -> canonical rows. Values are coerced to
-//! their canonical types (text, day, UTC time, decimal, event kind and status); a value
-//! that does not coerce is an error naming the row and the field.
+//! Field mapping: one record (a JSON object) -> canonical rows: aggregates, events, or
+//! reference data (crosswalk lines, FX rates, hierarchy edges, CRM records). Values are
+//! coerced to their canonical types (text, day, UTC time, decimal, event kind and
+//! status); a value that does not coerce, or breaks a rule of its row kind (a rate of
+//! zero, a partner its own parent), is an error naming the row and the field.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use cutover_plan::Source;
 use cutover_plan::sources::{Field, RowKind};
-use cutover_recon::{Aggregate, Event, EventStatus, EventType, Metric, Row};
+use cutover_recon::{
+    Aggregate, CrosswalkRow, Event, EventStatus, EventType, HierarchyRow, Metric, RateRow, Record,
+    Row,
+};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -25,7 +31,7 @@ impl<'s> Mapper<'s> {
     pub fn new(source: &'s Source) -> Result<Self, PullError> {
         let mut metrics = Vec::new();
         for (name, f) in &source.metrics {
-            let m = Metric::from_str(name).map_err(PullError::Config)?;
+            let m = Metric::from_str(name).map_err(|e| PullError::Config(e.to_string()))?;
             metrics.push((m, f));
         }
         Ok(Mapper { source, metrics })
@@ -92,7 +98,167 @@ impl<'s> Mapper<'s> {
         match self.source.rows {
             RowKind::Aggregate => self.aggregate(record, row, out),
             RowKind::Event => self.event(record, row, out),
+            RowKind::Crosswalk => self.crosswalk(record, row, out),
+            RowKind::Rates => self.rate(record, row, out),
+            RowKind::Hierarchy => self.hierarchy(record, row, out),
+            RowKind::Record => self.record(record, row, out),
         }
+    }
+
+    /// Text that must be there and not be empty (surrounding white space removed).
+    fn required_id(&self, record: &Value, name: &str, row: u64) -> Result<String, PullError> {
+        let v = self.required_text(record, name, row)?;
+        let v = v.trim();
+        if v.is_empty() {
+            return Err(err(row, name, "is empty".to_owned()));
+        }
+        Ok(v.to_owned())
+    }
+
+    /// Text that may be absent, null or empty (all `None`).
+    fn optional_text(
+        &self,
+        record: &Value,
+        name: &str,
+        row: u64,
+    ) -> Result<Option<String>, PullError> {
+        Ok(self
+            .text(record, name, row)?
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()))
+    }
+
+    /// A day that may be absent, null or empty.
+    fn optional_day(
+        &self,
+        record: &Value,
+        name: &str,
+        row: u64,
+    ) -> Result<Option<NaiveDate>, PullError> {
+        let f = self.source.field(name);
+        match self.raw(record, name) {
+            None | Some(RawValue::Json(Value::Null)) => Ok(None),
+            Some(RawValue::Json(Value::String(s))) if s.trim().is_empty() => Ok(None),
+            Some(v) => as_day(
+                &v,
+                f.and_then(|f| f.format.as_deref()),
+                self.source.timezone,
+            )
+            .map(Some)
+            .map_err(|m| err(row, name, m)),
+        }
+    }
+
+    /// `valid_from` and `valid_to` of a dated row; `valid_to` (exclusive) must come after
+    /// `valid_from`.
+    fn validity(
+        &self,
+        record: &Value,
+        row: u64,
+    ) -> Result<(Option<NaiveDate>, Option<NaiveDate>), PullError> {
+        let from = self.optional_day(record, "valid_from", row)?;
+        let to = self.optional_day(record, "valid_to", row)?;
+        if let (Some(f), Some(t)) = (from, to)
+            && t <= f
+        {
+            return Err(err(
+                row,
+                "valid_to",
+                format!(
+                    "{t} is not after valid_from {f} (valid_to is the first day it no longer holds)"
+                ),
+            ));
+        }
+        Ok((from, to))
+    }
+
+    fn crosswalk(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let old = self.required_id(record, "old", row)?;
+        let new = self.required_id(record, "new", row)?;
+        let (valid_from, valid_to) = self.validity(record, row)?;
+        out.push(Row::Crosswalk(CrosswalkRow {
+            old,
+            new,
+            valid_from,
+            valid_to,
+        }));
+        Ok(())
+    }
+
+    fn rate(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let day_field = self.source.field("day");
+        let day_raw = self
+            .raw(record, "day")
+            .ok_or_else(|| err(row, "day", missing(day_field)))?;
+        let day = as_day(
+            &day_raw,
+            day_field.and_then(|f| f.format.as_deref()),
+            self.source.timezone,
+        )
+        .map_err(|m| err(row, "day", m))?;
+        let currency = self.required_id(record, "currency", row)?;
+        if cutover_plan::CURRENCIES
+            .binary_search(&currency.as_str())
+            .is_err()
+        {
+            return Err(err(
+                row,
+                "currency",
+                format!("\"{currency}\" is not an ISO 4217 currency code"),
+            ));
+        }
+        let f = self.source.field("rate");
+        let raw = self
+            .raw(record, "rate")
+            .ok_or_else(|| err(row, "rate", missing(f)))?;
+        let rate = as_decimal(&raw).map_err(|m| err(row, "rate", m))?;
+        if rate <= Decimal::ZERO {
+            return Err(err(
+                row,
+                "rate",
+                format!(
+                    "{rate} is not above zero (a rate is units of the plan currency for one {currency})"
+                ),
+            ));
+        }
+        out.push(Row::Rate(RateRow {
+            day,
+            currency,
+            rate,
+        }));
+        Ok(())
+    }
+
+    fn hierarchy(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let partner = self.required_id(record, "partner", row)?;
+        let parent = self.optional_text(record, "parent", row)?;
+        if parent.as_deref() == Some(partner.as_str()) {
+            return Err(err(
+                row,
+                "parent",
+                format!("partner \"{partner}\" cannot be its own parent"),
+            ));
+        }
+        let (valid_from, valid_to) = self.validity(record, row)?;
+        out.push(Row::Hierarchy(HierarchyRow {
+            partner,
+            parent,
+            valid_from,
+            valid_to,
+        }));
+        Ok(())
+    }
+
+    fn record(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let id = self.required_id(record, "id", row)?;
+        let mut fields = BTreeMap::new();
+        for (name, _) in self.source.fields.iter().filter(|(n, _)| n != "id") {
+            if let Some(v) = self.text(record, name, row)?.filter(|s| !s.is_empty()) {
+                fields.insert(name.clone(), v);
+            }
+        }
+        out.push(Row::Record(Record { id, fields }));
+        Ok(())
     }
 
     fn raw<'v>(&self, record: &'v Value, name: &str) -> Option<RawValue<'v>>
@@ -136,7 +302,7 @@ impl<'s> Mapper<'s> {
         for (metric, f) in &self.metrics {
             let v = raw_of(f, record).ok_or_else(|| err(row, metric.as_str(), missing(Some(f))))?;
             let value = as_decimal(&v).map_err(|m| err(row, metric.as_str(), m))?;
-            let currency = if metric.is_money() {
+            let currency = if self.source.vocabulary.is_money(metric) {
                 currency.clone()
             } else {
                 None
@@ -144,7 +310,7 @@ impl<'s> Mapper<'s> {
             out.push(Row::Aggregate(Aggregate {
                 partner: partner.clone(),
                 day,
-                metric: *metric,
+                metric: metric.clone(),
                 value,
                 currency,
                 link: link.clone(),
