@@ -471,9 +471,20 @@ impl Reader<'_> {
     /// A metric name the plan knows (canonical or declared).
     fn check_metric(&mut self, s: &str, key: Option<&str>) -> bool {
         match self.metrics {
+            Metrics::Known(v) if v.is_known(s) => true,
             Metrics::Known(v) => {
-                let names: Vec<&str> = v.names().collect();
-                self.check_name(s, key, &names, "metric")
+                // As `check_name`, without collecting the vocabulary (it may be large):
+                // the hint spends from the load's budget.
+                let h = hint_within(s, v.names(), &mut self.hint_budget);
+                let msg = format!(
+                    "unknown metric \"{s}\" in {}{h}",
+                    match key {
+                        Some(k) => self.here(k),
+                        None => self.here("").trim_end_matches('.').to_owned(),
+                    },
+                );
+                self.err(key, msg);
+                false
             }
             Metrics::AnyName => match check_metric_name(s) {
                 Ok(()) => true,

@@ -3,6 +3,7 @@
 //! bonus_cost: money}`), each a count or money. Also the one rule a metric name must
 //! follow, wherever it comes from (a plan, a source, an export).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -127,6 +128,9 @@ pub struct DeclaredMetric {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetricVocabulary {
     declared: Arc<[DeclaredMetric]>,
+    /// Declared name -> kind: lookups stay constant-time however many metrics a plan
+    /// declares (the loader asks once per metric a check or source names).
+    index: Arc<HashMap<String, MetricKind>>,
 }
 
 impl MetricVocabulary {
@@ -138,8 +142,15 @@ impl MetricVocabulary {
     /// The canonical metrics and `declared` (names are assumed valid and not canonical,
     /// as [`crate::load`] guarantees; a canonical name here keeps its canonical kind).
     pub fn new(declared: impl Into<Vec<DeclaredMetric>>) -> Self {
+        let declared: Vec<DeclaredMetric> = declared.into();
+        let mut index = HashMap::with_capacity(declared.len());
+        for d in &declared {
+            // The first declaration of a name wins, as a scan in plan order would.
+            index.entry(d.name.clone()).or_insert(d.kind);
+        }
         MetricVocabulary {
-            declared: declared.into().into(),
+            declared: declared.into(),
+            index: Arc::new(index),
         }
     }
 
@@ -151,12 +162,7 @@ impl MetricVocabulary {
     /// Count or money; `None` when the name is neither canonical nor declared.
     pub fn kind(&self, name: impl AsRef<str>) -> Option<MetricKind> {
         let name = name.as_ref();
-        canonical_metric_kind(name).or_else(|| {
-            self.declared
-                .iter()
-                .find(|d| d.name == name)
-                .map(|d| d.kind)
-        })
+        canonical_metric_kind(name).or_else(|| self.index.get(name).copied())
     }
 
     /// Whether the name is canonical or declared.

@@ -493,6 +493,27 @@ struct SourceCompiler<'d> {
     ctx: String,
 }
 
+/// The names a mapping of fields may use.
+#[derive(Clone, Copy)]
+enum Allowed<'a> {
+    /// A closed list (a row kind's fields).
+    Names(&'a [&'a str]),
+    /// The plan's metrics (canonical and declared; looked up, not scanned).
+    Metrics(&'a MetricVocabulary),
+    /// Any name but an empty one (a record source names its own fields).
+    Any,
+}
+
+impl Allowed<'_> {
+    fn contains(self, name: &str) -> bool {
+        match self {
+            Allowed::Names(names) => names.contains(&name),
+            Allowed::Metrics(v) => v.is_known(name),
+            Allowed::Any => true,
+        }
+    }
+}
+
 impl SourceCompiler<'_> {
     fn err(&mut self, at: Pos, msg: impl Into<String>) {
         let msg = msg.into();
@@ -729,8 +750,12 @@ impl SourceCompiler<'_> {
         };
         let fields = match map.get_node("fields") {
             Some(n) => {
-                let open = rows == RowKind::Record;
-                self.field_map(n, rows.fields(), "fields", open)
+                let allowed = if rows == RowKind::Record {
+                    Allowed::Any
+                } else {
+                    Allowed::Names(rows.fields())
+                };
+                self.field_map(n, allowed, "fields")
             }
             None => {
                 self.err(at, "the source is missing required key \"fields\"");
@@ -766,8 +791,8 @@ impl SourceCompiler<'_> {
         }
         let metrics = match (rows, map.get_node("metrics")) {
             (RowKind::Aggregate, Some(n)) => {
-                let known: Vec<&str> = self.vocabulary.names().collect();
-                let m = self.field_map(n, &known, "metrics", false);
+                let vocabulary = self.vocabulary;
+                let m = self.field_map(n, Allowed::Metrics(vocabulary), "metrics");
                 if m.is_empty() {
                     self.err(pos(n), "\"metrics\" must map at least one metric");
                 }
@@ -1213,15 +1238,9 @@ impl SourceCompiler<'_> {
         }
     }
 
-    /// A mapping of names to [`Field`]s. Names outside `allowed` are errors unless `open`
-    /// (a record source names its own fields; they must not be empty).
-    fn field_map(
-        &mut self,
-        node: &Node,
-        allowed: &[&str],
-        what: &str,
-        open: bool,
-    ) -> Vec<(String, Field)> {
+    /// A mapping of names to [`Field`]s. Names outside `allowed` are errors (with
+    /// [`Allowed::Any`], a record source's own field names, only empty ones are).
+    fn field_map(&mut self, node: &Node, allowed: Allowed<'_>, what: &str) -> Vec<(String, Field)> {
         let Some(m) = node.as_mapping() else {
             self.err(pos(node), format!("\"{what}\" must be a mapping"));
             return Vec::new();
@@ -1229,15 +1248,19 @@ impl SourceCompiler<'_> {
         let mut out = Vec::new();
         for (k, v) in m.iter() {
             let name = k.as_str();
-            if open && name.is_empty() {
+            if matches!(allowed, Allowed::Any) && name.is_empty() {
                 self.err(
                     Pos::of_span(k.span()),
                     format!("a name in \"{what}\" is empty"),
                 );
                 continue;
             }
-            if !open && !allowed.contains(&name) {
-                let h = self.diags.hint(name, allowed.iter().copied());
+            if !allowed.contains(name) {
+                let h = match allowed {
+                    Allowed::Names(names) => self.diags.hint(name, names.iter().copied()),
+                    Allowed::Metrics(v) => self.diags.hint(name, v.names()),
+                    Allowed::Any => String::new(),
+                };
                 self.err(
                     Pos::of_span(k.span()),
                     format!(
