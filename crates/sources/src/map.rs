@@ -583,18 +583,20 @@ phases:
     owners: [bi]
     exit:
       - { id: wait, min_duration: 1d }
+metrics: { bonus_cost: money }
 sources:
 ";
 
-    /// The sources every nasty value is fed through: aggregates and events, with the
-    /// default, `unix` and strftime formats of days and times.
+    /// The sources every nasty value is fed through: aggregates (one with a declared
+    /// money metric) and events, with the default, `unix` and strftime formats of days and
+    /// times, and every kind of reference data.
     fn sources() -> Vec<Source> {
         let yaml = "  - id: agg
     system: old
     file: { path: x.json }
     format: { type: json, rows: \"\" }
     fields: { partner: p, day: d, link: l, coupon: c, currency: cur }
-    metrics: { ftd_amount: v, clicks_gross: n }
+    metrics: { ftd_amount: v, clicks_gross: n, bonus_cost: v }
   - id: agg_unix
     system: old
     file: { path: x.json }
@@ -633,6 +635,30 @@ sources:
       kind: { value: ftd }
       occurred_at: { path: tf, format: \"%d.%m.%Y %H:%M:%S\" }
       amount: a
+  - id: xw
+    system: new
+    rows: crosswalk
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { old: xo, new: xn, valid_from: vf, valid_to: { path: vt, format: \"%d.%m.%Y\" } }
+  - id: fx
+    system: ecb
+    rows: rates
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { day: d, currency: cur, rate: rate }
+  - id: tree
+    system: old
+    rows: hierarchy
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { partner: p, parent: par, valid_from: vf }
+  - id: crm
+    system: crm
+    rows: record
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { id: i, email: em }
 ";
         let text = format!("{PLAN}{yaml}");
         cutover_plan::load("plan.yaml", &text)
@@ -649,6 +675,8 @@ sources:
             "i": "e1", "k": "Sale", "t": "2026-08-23T10:00:00Z",
             "tf": "23.08.2026 10:00:00", "r": "1787486400",
             "s": "approved", "a": "12.50",
+            "xo": "AFF-1", "xn": "70001", "vf": "2026-08-01", "vt": "31.12.2026",
+            "rate": "0.85", "par": "M1", "em": "a@example.com",
         })
     }
 
@@ -668,6 +696,14 @@ sources:
             "r" => &["recorded_at"],
             "s" => &["status"],
             "a" => &["amount"],
+            "xo" => &["old"],
+            "xn" => &["new"],
+            // A valid_from on or after valid_to is valid_to's mistake.
+            "vf" => &["valid_from", "valid_to"],
+            "vt" => &["valid_to"],
+            "rate" => &["rate"],
+            "par" => &["parent"],
+            "em" => &["email"],
             _ => &[],
         }
     }
@@ -875,7 +911,7 @@ sources:
 
     proptest! {
         #[test]
-        fn any_text_in_any_field_never_panics(key in 0usize..16, text in "\\PC{0,40}") {
+        fn any_text_in_any_field_never_panics(key in 0usize..23, text in "\\PC{0,40}") {
             let sources = sources();
             let base = valid();
             let keys: Vec<String> = base.as_object().unwrap().keys().cloned().collect();
