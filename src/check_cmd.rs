@@ -21,7 +21,7 @@ use clap::Args;
 use cutover_engine::{Command, Window};
 use cutover_plan::sources::RowKind;
 use cutover_plan::{Check, CheckKind, Outcome, ScheduledKind, Source};
-use cutover_recon::config::{Built, build};
+use cutover_recon::config::{Built, build_in};
 use cutover_recon::mapping::{Normaliser, PartnerCrosswalk};
 use cutover_recon::{Aggregate, CheckResult, Event, Finding, Row, System};
 use cutover_sources::PullOptions;
@@ -130,7 +130,7 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         Some(Ok(c)) => c,
         _ => return Err(invalid()),
     };
-    let job = match build(&config, &plan.currency).map_err(|_| invalid())? {
+    let job = match build_in(&config, &plan.currency, &plan.vocabulary()).map_err(|_| invalid())? {
         Built::Reconcile {
             config, rate_table, ..
         } => Job::Reconcile { config, rate_table },
@@ -317,7 +317,7 @@ fn reconcile(
             .iter()
             .filter_map(|r| match r {
                 Row::Aggregate(a) => Some(a.clone()),
-                Row::Event(_) => None,
+                _ => None,
             })
             .collect();
         Normaliser {

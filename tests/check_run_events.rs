@@ -23,6 +23,8 @@ sources:
   - { id: new_bad, system: new, rows: event, file: { path: new_bad.csv }, format: { type: csv }, fields: FIELDS }
   - { id: new_empty, system: new, rows: event, file: { path: empty.csv }, format: { type: csv }, fields: FIELDS }
   - { id: new_gone, system: new, rows: event, file: { path: missing.csv }, format: { type: csv }, fields: FIELDS }
+  - { id: new_records, system: new, rows: record, file: { path: new_records.csv }, format: { type: csv }, fields: { id: id, email: email } }
+  - { id: crm_records, system: crm, rows: record, file: { path: crm.csv }, format: { type: csv }, fields: { id: id, email: email } }
 checks:
   - id: flow_ok
     layer: product
@@ -36,7 +38,7 @@ checks:
   - { id: match_empty, layer: product, kind: event_match, schedule: \"0 8 * * *\", sources: { old: old_ev, new: new_empty }, params: { by: click_id } }
   - { id: match_gone, layer: product, kind: event_match, schedule: \"0 8 * * *\", sources: { old: old_ev, new: new_gone }, params: { by: click_id } }
   - { id: attr_ok, layer: product, kind: attribution, schedule: \"0 9 * * *\", sources: { new: new_ok }, params: { links: { btag1: aff1, btag2: aff2 } } }
-  - { id: sync, layer: crm, kind: record_sync, schedule: \"0 9 * * *\", sources: { new: new_ok, crm: old_ev }, params: { fields: [email] } }
+  - { id: sync, layer: crm, kind: record_sync, schedule: \"0 9 * * *\", sources: { new: new_records, crm: crm_records }, params: { fields: [email] } }
 phases:
   - id: setup
     goal: Test events flow correctly

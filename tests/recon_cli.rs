@@ -98,7 +98,7 @@ fn exact_match_passes_with_empty_findings() {
 fn malformed_rows_are_reported_and_never_match() {
     let dir = tempfile::tempdir().unwrap();
     let old = format!(
-        "{H}a,2026-01-01,clicks_gross,1,\na,2026-01-02,clicks_gross,x,\na,2026-13-01,clicks_gross,1,\na,2026-01-03,signups,1,\n"
+        "{H}a,2026-01-01,clicks_gross,1,\na,2026-01-02,clicks_gross,x,\na,2026-13-01,clicks_gross,1,\na,2026-01-03,,1,\n"
     );
     let new = format!("{H}a,2026-01-01,clicks_gross,1,\na,2026-01-02,clicks_gross,5,\nb\n");
     let (o, findings) = recon(dir.path(), &old, &new, None, &[]);
@@ -121,7 +121,7 @@ fn malformed_rows_are_reported_and_never_match() {
     );
     assert!(
         e.contains(&format!(
-            "{}:5: malformed row: unknown metric \"signups\"",
+            "{}:5: malformed row: a metric name must not be empty",
             old_path.display()
         )),
         "{e}"

@@ -63,6 +63,14 @@ const KINDS: &[(&str, &str)] = &[
         "as many people as fit, owning layers that do not exist",
     ),
     ("sources", "as many sources as fit, with unknown time zones"),
+    (
+        "metrics",
+        "valid: declared metrics, each named by a check's params and a source's metrics",
+    ),
+    (
+        "bad-metrics",
+        "the same, each check and source naming its metric misspelt (suggestions)",
+    ),
 ];
 
 /// `head`, then `item(0)`, `item(1)`, ... as long as `tail` still fits in the size limit
@@ -172,6 +180,32 @@ fn plan(kind: &str) -> Option<String> {
             9,
             "",
         ),
+        "metrics" | "bad-metrics" => {
+            // A declared metric (2 nodes), an item of a check's list (1), an entry of a
+            // source's metrics (2): up to the node limit or the size limit.
+            let typo = if kind == "metrics" {
+                "metric"
+            } else {
+                "metirc"
+            };
+            let per = "  metric_000000: count\n".len() + 2 * "metric_000000: c, ".len();
+            let n = ((MAX_NODES - 1_000) / 5).min((MAX_PLAN_BYTES - 2_000) / per);
+            let mut text = format!("{HEAD}metrics:\n");
+            for i in 0..n {
+                text.push_str(&format!("  metric_{i:06}: count\n"));
+            }
+            let list: Vec<String> = (0..n).map(|i| format!("{typo}_{i:06}")).collect();
+            text.push_str(&format!(
+                "checks:\n  - {{ id: r, layer: product, kind: reconcile, schedule: \"0 7 * * *\", params: {{ metrics: [{}] }} }}\n",
+                list.join(", ")
+            ));
+            let map: Vec<String> = list.iter().map(|m| format!("{m}: c")).collect();
+            text.push_str(&format!(
+                "{phase}sources:\n  - {{ id: s, system: old, file: {{ path: s.csv }}, format: {{ type: csv }}, fields: {{ partner: p, day: d }}, metrics: {{ {} }} }}\n",
+                map.join(", ")
+            ));
+            text
+        }
         _ => return None,
     };
     Some(text)

@@ -11,6 +11,7 @@ use chrono::TimeDelta;
 use rust_decimal::Decimal;
 
 use crate::duration::parse_duration;
+use crate::metrics::{MetricVocabulary, check_metric_name};
 use crate::model::{Check, CheckKind, Param, ScheduledKind};
 use crate::suggest::hint_within;
 
@@ -202,12 +203,27 @@ pub enum CheckConfig {
 impl Check {
     /// The typed settings of a scheduled check (`None` for manual checks). A check that
     /// came from [`crate::load`] always converts.
+    ///
+    /// Metric names are only checked for their form here: the loader already checked them
+    /// against the plan's vocabulary (canonical and declared metrics), which a `Check` on
+    /// its own does not carry. Use [`CheckConfig::from_params_in`] to check them again.
     pub fn config(&self) -> Option<Result<CheckConfig, Vec<ParamError>>> {
         match &self.kind {
             CheckKind::Manual => None,
-            CheckKind::Scheduled { kind, params } => Some(CheckConfig::from_params(*kind, params)),
+            CheckKind::Scheduled { kind, params } => {
+                Some(CheckConfig::read(*kind, params, Metrics::AnyName))
+            }
         }
     }
+}
+
+/// Which metric names params may use.
+#[derive(Clone, Copy)]
+enum Metrics<'v> {
+    /// The canonical and declared metrics of a plan.
+    Known(&'v MetricVocabulary),
+    /// Any well-formed name (already checked against the plan at load).
+    AnyName,
 }
 
 /// A cursor over a params tree that records errors with their path.
@@ -216,6 +232,7 @@ struct Reader<'e> {
     path: Vec<Seg>,
     /// What is left of the budget for "did you mean" suggestions.
     hint_budget: u64,
+    metrics: Metrics<'e>,
 }
 
 fn describe(p: &Param) -> &'static str {
@@ -451,6 +468,68 @@ impl Reader<'_> {
         false
     }
 
+    /// A metric name the plan knows (canonical or declared).
+    fn check_metric(&mut self, s: &str, key: Option<&str>) -> bool {
+        match self.metrics {
+            Metrics::Known(v) if v.is_known(s) => true,
+            Metrics::Known(v) => {
+                // As `check_name`, without collecting the vocabulary (it may be large):
+                // the hint spends from the load's budget.
+                let h = hint_within(s, v.names(), &mut self.hint_budget);
+                let msg = format!(
+                    "unknown metric \"{s}\" in {}{h}",
+                    match key {
+                        Some(k) => self.here(k),
+                        None => self.here("").trim_end_matches('.').to_owned(),
+                    },
+                );
+                self.err(key, msg);
+                false
+            }
+            Metrics::AnyName => match check_metric_name(s) {
+                Ok(()) => true,
+                Err(e) => {
+                    let msg = format!(
+                        "{e} in {}",
+                        match key {
+                            Some(k) => self.here(k),
+                            None => self.here("").trim_end_matches('.').to_owned(),
+                        }
+                    );
+                    self.err(key, msg);
+                    false
+                }
+            },
+        }
+    }
+
+    /// A list of metric names the plan knows.
+    fn metric_names(&mut self, f: &Fields, key: &str) -> Vec<String> {
+        let Some(items) = self.list(f, key) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        self.path.push(Seg::Key(key.to_owned()));
+        for (i, item) in items.iter().enumerate() {
+            self.path.push(Seg::Index(i));
+            match item {
+                Param::String(s) if self.check_metric(s, None) => out.push(s.clone()),
+                Param::String(_) => {}
+                other => {
+                    let msg = format!(
+                        "{} must be a name, found {}",
+                        self.here("").trim_end_matches('.'),
+                        describe(other)
+                    );
+                    self.err(None, msg);
+                }
+            }
+            self.path.pop();
+        }
+        self.path.pop();
+        out
+    }
+
     /// A list of names from a closed set.
     fn names(&mut self, f: &Fields, key: &str, allowed: &[&str], what: &str) -> Vec<String> {
         let Some(items) = self.list(f, key) else {
@@ -626,23 +705,43 @@ impl<'m> Fields<'m> {
 const HUNDRED: Decimal = Decimal::ONE_HUNDRED;
 
 impl CheckConfig {
-    /// Validates and types the params of a `kind` check. Returns every problem found.
+    /// Validates and types the params of a `kind` check, with the canonical metrics only.
+    /// Returns every problem found.
     pub fn from_params(
         kind: ScheduledKind,
         params: &[(String, Param)],
+    ) -> Result<CheckConfig, Vec<ParamError>> {
+        CheckConfig::from_params_in(kind, params, &MetricVocabulary::canonical())
+    }
+
+    /// Like [`CheckConfig::from_params`], with the metrics of `vocabulary` (a plan's
+    /// canonical and declared metrics): what the loader runs.
+    pub fn from_params_in(
+        kind: ScheduledKind,
+        params: &[(String, Param)],
+        vocabulary: &MetricVocabulary,
+    ) -> Result<CheckConfig, Vec<ParamError>> {
+        CheckConfig::read(kind, params, Metrics::Known(vocabulary))
+    }
+
+    fn read(
+        kind: ScheduledKind,
+        params: &[(String, Param)],
+        metrics: Metrics<'_>,
     ) -> Result<CheckConfig, Vec<ParamError>> {
         let mut errors = Vec::new();
         let mut r = Reader {
             errors: &mut errors,
             path: Vec::new(),
             hint_budget: crate::suggest::BUDGET,
+            metrics,
         };
         let config = match kind {
             ScheduledKind::Reconcile => CheckConfig::Reconcile(reconcile(&mut r, params)),
             ScheduledKind::Rollup => {
                 let f = r.fields(params, &["metrics", "tolerance"]);
                 CheckConfig::Rollup(RollupSpec {
-                    metrics: r.names(&f, "metrics", METRICS, "metric"),
+                    metrics: r.metric_names(&f, "metrics"),
                     tolerance: r.decimal(&f, "tolerance", None).unwrap_or_default(),
                 })
             }
@@ -742,10 +841,10 @@ fn reconcile(r: &mut Reader, params: &[(String, Param)]) -> ReconcileSpec {
         spec.tolerance = r.within(Seg::Key("tolerance".into()), |r| r.tolerance(m));
     }
     match f.get("metrics") {
-        Some(Param::List(_)) => spec.only = r.names(&f, "metrics", METRICS, "metric"),
+        Some(Param::List(_)) => spec.only = r.metric_names(&f, "metrics"),
         Some(Param::Map(m)) => r.within(Seg::Key("metrics".into()), |r| {
             for (metric, v) in m {
-                if !r.check_name(metric, Some(metric), METRICS, "metric") {
+                if !r.check_metric(metric, Some(metric)) {
                     continue;
                 }
                 spec.only.push(metric.clone());
@@ -791,7 +890,7 @@ fn reconcile(r: &mut Reader, params: &[(String, Param)]) -> ReconcileSpec {
             for side in ["old", "new"] {
                 for (label, metric) in r.pairs(&sides, side) {
                     r.path.push(Seg::Key(side.into()));
-                    if r.check_name(&metric, Some(&label), METRICS, "metric") {
+                    if r.check_metric(&metric, Some(&label)) {
                         spec.labels.push((side.to_owned(), label, metric));
                     }
                     r.path.pop();

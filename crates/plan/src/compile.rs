@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::currency::{CURRENCIES, is_currency};
 use crate::diag::{Diags, Pos, short};
 use crate::duration::parse_duration;
+use crate::metrics::MetricVocabulary;
 use crate::model::*;
 use crate::raw::*;
 use crate::suggest::hint;
@@ -31,6 +32,8 @@ pub(crate) fn compile(root: &Node, dups: &[DuplicateKey], diags: &mut Diags) -> 
         condition_ids: HashMap::new(),
         used_checks: HashSet::new(),
         source_ids: source_ids(root),
+        source_rows: source_rows(root),
+        vocabulary: MetricVocabulary::canonical(),
     };
     c.plan(root, dups)
 }
@@ -73,6 +76,10 @@ struct Compiler<'d> {
     used_checks: HashSet<String>,
     /// Every source id written under `sources:` (even if the source is broken).
     source_ids: Names,
+    /// Source id -> its `rows:` kind as written (or as its preset sets it).
+    source_rows: HashMap<String, String>,
+    /// Canonical and declared metrics (read before the checks).
+    vocabulary: MetricVocabulary,
 }
 
 /// The ids of the plan's `sources:` items, as written.
@@ -83,19 +90,114 @@ fn source_ids(root: &Node) -> Names {
     items.iter().filter_map(peek_id).collect()
 }
 
-/// The roles a check's `sources:` may name.
-const SOURCE_ROLES: [&str; 4] = ["old", "new", "crm", "bi"];
+/// The `rows:` kind of each source item with an id: its own, else its preset's, else
+/// `aggregate` (the source compiler reports anything wrong with it).
+fn source_rows(root: &Node) -> HashMap<String, String> {
+    let Some(Node::Sequence(items)) = root.as_mapping().and_then(|m| m.get_node("sources")) else {
+        return HashMap::new();
+    };
+    let mut out = HashMap::new();
+    for item in items.iter() {
+        let (Some(id), Some(map)) = (peek_id(item), item.as_mapping()) else {
+            continue;
+        };
+        let own = map.get_scalar("rows").map(|s| s.as_str().to_owned());
+        let preset = || {
+            let name = map.get_scalar("preset")?;
+            let text = crate::sources::preset_text(name.as_str())?;
+            let base = marked_yaml::parse_yaml(1, text).ok()?;
+            Some(base.as_mapping()?.get_scalar("rows")?.as_str().to_owned())
+        };
+        let rows = own
+            .or_else(preset)
+            .unwrap_or_else(|| "aggregate".to_owned());
+        out.entry(id).or_insert(rows);
+    }
+    out
+}
 
-/// What a scheduled kind does with its sources, and the roles it cannot run without
-/// (checked when the check declares `sources:`).
-fn required_roles(kind: ScheduledKind) -> (&'static str, &'static [&'static str]) {
+/// The roles a check's `sources:` may name.
+const SOURCE_ROLES: [&str; 7] = [
+    "old",
+    "new",
+    "crosswalk",
+    "rates",
+    "old_hierarchy",
+    "new_hierarchy",
+    "crm",
+];
+
+/// A source role a check kind reads: the `rows:` kind its source must have, and whether
+/// the kind cannot run without it.
+struct Role {
+    name: &'static str,
+    rows: &'static str,
+    required: bool,
+}
+
+const fn need(name: &'static str, rows: &'static str) -> Role {
+    Role {
+        name,
+        rows,
+        required: true,
+    }
+}
+
+const fn may(name: &'static str, rows: &'static str) -> Role {
+    Role {
+        name,
+        rows,
+        required: false,
+    }
+}
+
+/// What a scheduled kind does with its sources, and the roles it reads (checked when the
+/// check declares `sources:`): any other role is an error, a required one missing is one,
+/// and each role's source must have the role's `rows:` kind.
+fn kind_roles(kind: ScheduledKind) -> (&'static str, &'static [Role]) {
+    const RECONCILE: &[Role] = &[
+        need("old", "aggregate"),
+        need("new", "aggregate"),
+        may("crosswalk", "crosswalk"),
+        may("rates", "rates"),
+    ];
+    const EVENTS: &[Role] = &[
+        need("old", "event"),
+        need("new", "event"),
+        may("crosswalk", "crosswalk"),
+        may("rates", "rates"),
+    ];
+    const ATTRIBUTION: &[Role] = &[
+        need("new", "event"),
+        may("old", "event"),
+        may("crosswalk", "crosswalk"),
+        may("rates", "rates"),
+    ];
+    const RECORD_SYNC: &[Role] = &[need("new", "record"), need("crm", "record")];
+    const ROLLUP: &[Role] = &[
+        need("old", "aggregate"),
+        need("new", "aggregate"),
+        need("old_hierarchy", "hierarchy"),
+        need("new_hierarchy", "hierarchy"),
+        may("crosswalk", "crosswalk"),
+        may("rates", "rates"),
+    ];
+    const PAYOUT: &[Role] = &[
+        need("old", "aggregate"),
+        need("new", "aggregate"),
+        may("old_hierarchy", "hierarchy"),
+        may("new_hierarchy", "hierarchy"),
+        may("crosswalk", "crosswalk"),
+        may("rates", "rates"),
+    ];
     match kind {
-        ScheduledKind::Reconcile => ("compares two sides", &["old", "new"]),
-        ScheduledKind::EventFlow => ("compares new event volumes with old", &["old", "new"]),
-        ScheduledKind::EventMatch => ("matches old events with new ones", &["old", "new"]),
-        ScheduledKind::Attribution => ("reads the new platform's events", &["new"]),
-        ScheduledKind::RecordSync => ("compares new records with the CRM's", &["new", "crm"]),
-        ScheduledKind::Rollup | ScheduledKind::Payout => ("", &[]),
+        ScheduledKind::Reconcile => ("compares two sides", RECONCILE),
+        ScheduledKind::EventFlow => ("compares new event volumes with old", EVENTS),
+        ScheduledKind::EventMatch => ("matches old events with new ones", EVENTS),
+        ScheduledKind::Attribution => ("reads the new platform's events", ATTRIBUTION),
+        ScheduledKind::RecordSync => ("compares new records with the CRM's", RECORD_SYNC),
+        ScheduledKind::Rollup => ("rolls each system's partners up its own hierarchy", ROLLUP),
+        ScheduledKind::Payout => ("recomputes commission from each side's period sums", PAYOUT),
     }
 }
 
@@ -360,6 +462,8 @@ impl Compiler<'_> {
             )
             .unwrap_or_default();
 
+        let metrics = crate::metrics::declared(root, Some(self.diags));
+        self.vocabulary = MetricVocabulary::new(metrics.clone());
         let migration = top.migration.as_ref().map(|m| m.as_str().to_owned());
         let timezone = top.timezone.as_ref().and_then(|tz| self.timezone(tz));
         let currency = top.currency.as_ref().and_then(|c| self.currency(c));
@@ -415,6 +519,7 @@ impl Compiler<'_> {
             people,
             checks,
             phases,
+            metrics,
         })
     }
 
@@ -681,7 +786,8 @@ impl Compiler<'_> {
             };
             if let (Some(Some(k)), Some(Node::Mapping(pm))) =
                 (kind, map.and_then(|m| m.get_node("params")))
-                && let Err(errors) = crate::check_config::CheckConfig::from_params(k, &params)
+                && let Err(errors) =
+                    crate::check_config::CheckConfig::from_params_in(k, &params, &self.vocabulary)
             {
                 for e in errors {
                     let pos = crate::check_config::locate(pm, &e, at);
@@ -689,7 +795,8 @@ impl Compiler<'_> {
                 }
             } else if let Some(Some(k)) = kind
                 && raw.params.is_none()
-                && let Err(errors) = crate::check_config::CheckConfig::from_params(k, &[])
+                && let Err(errors) =
+                    crate::check_config::CheckConfig::from_params_in(k, &[], &self.vocabulary)
             {
                 for e in errors {
                     self.diags.error(at, format!("{ctx}: {}", e.message));
@@ -720,7 +827,7 @@ impl Compiler<'_> {
     }
 
     /// A check's `sources:` (role -> source id): known roles, known sources, none on a
-    /// manual check, and the roles its kind needs ([`required_roles`]).
+    /// manual check, and the roles its kind reads ([`kind_roles`]).
     fn check_sources(
         &mut self,
         raw: Option<&HashMap<Spanned<String>, Spanned<String>>>,
@@ -737,13 +844,18 @@ impl Compiler<'_> {
             return Vec::new();
         }
         let mut out = Vec::new();
+        let roles = match kind {
+            Some(Some(k)) => Some(kind_roles(k)),
+            _ => None,
+        };
         for (role, id) in raw {
             if !SOURCE_ROLES.contains(&role.as_str()) {
                 self.diags.error(
                     text_pos(role, at),
                     format!(
-                        "{ctx} names unknown source role \"{}\" (expected old, new, crm or bi){}",
+                        "{ctx} names unknown source role \"{}\" (expected {}){}",
                         role.as_str(),
+                        SOURCE_ROLES.join(", "),
                         hint(role.as_str(), SOURCE_ROLES)
                     ),
                 );
@@ -757,15 +869,46 @@ impl Compiler<'_> {
                 );
                 continue;
             }
+            if let (Some((_, spec)), Some(Some(k))) = (roles, kind) {
+                let Some(r) = spec.iter().find(|r| r.name == role.as_str()) else {
+                    let names: Vec<&str> = spec.iter().map(|r| r.name).collect();
+                    self.diags.error(
+                        text_pos(role, at),
+                        format!(
+                            "{ctx} (kind {}) reads no \"{}\" source; its roles are {}",
+                            k.name(),
+                            role.as_str(),
+                            quoted_list(&names)
+                        ),
+                    );
+                    continue;
+                };
+                let rows = self
+                    .source_rows
+                    .get(id.as_str())
+                    .map_or("aggregate", String::as_str);
+                if rows != r.rows {
+                    self.diags.error(
+                        text_pos(id, at),
+                        format!(
+                            "{ctx} reads source \"{}\" as \"{}\", which must be a \"rows: {}\" source; \"{}\" has rows: {rows}",
+                            id.as_str(),
+                            r.name,
+                            r.rows,
+                            id.as_str()
+                        ),
+                    );
+                    continue;
+                }
+            }
             out.push((role.as_str().to_owned(), id.as_str().to_owned()));
         }
         out.sort();
-        if let Some(Some(k)) = kind {
-            let (why, needs) = required_roles(k);
-            for side in needs {
-                if !raw.keys().any(|r| r.as_str() == *side) {
+        if let Some((why, spec)) = roles {
+            for r in spec.iter().filter(|r| r.required) {
+                if !raw.keys().any(|k| k.as_str() == r.name) {
                     self.diags
-                        .error(at, format!("{ctx} {why}; its sources need \"{side}\""));
+                        .error(at, format!("{ctx} {why}; its sources need \"{}\"", r.name));
                 }
             }
         }

@@ -10,6 +10,7 @@ mod compile;
 mod currency;
 mod diag;
 mod duration;
+pub mod metrics;
 mod model;
 mod raw;
 pub mod sources;
@@ -20,6 +21,9 @@ pub use check_config::{CheckConfig, ParamError};
 pub use currency::CURRENCIES;
 pub use diag::{Diagnostic, Severity, escape_controls};
 pub use duration::parse_duration;
+pub use metrics::{
+    DeclaredMetric, MetricKind, MetricNameError, MetricVocabulary, check_metric_name,
+};
 pub use model::*;
 pub use sources::Source;
 pub use yaml::{MAX_DEPTH, MAX_NODES, MAX_PLAN_BYTES};

@@ -10,6 +10,8 @@ use chrono::TimeDelta;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::{DeclaredMetric, MetricVocabulary};
+
 /// A whole migration plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -27,6 +29,9 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// Phases in the order the migration walks them.
     pub phases: Vec<Phase>,
+    /// Metrics the plan declares beyond the canonical ones (top-level `metrics:`), in
+    /// file order. See [`Plan::vocabulary`].
+    pub metrics: Vec<DeclaredMetric>,
 }
 
 /// A validation layer (affiliate, product, crm, finance, bi...).
@@ -59,7 +64,9 @@ pub struct Check {
     /// When a scheduled check runs; `None` for manual checks.
     pub schedule: Option<Schedule>,
     /// The sources a scheduled check reads, as (role, source id) sorted by role; roles are
-    /// `old`, `new`, `crm` and `bi`.
+    /// `old`, `new`, `crosswalk`, `rates`, `old_hierarchy`, `new_hierarchy` and `crm`
+    /// (which a kind needs or accepts, and the row kind each role's source must have, are
+    /// checked at load; see docs/plan-reference.md).
     pub sources: Vec<(String, String)>,
 }
 
@@ -255,6 +262,11 @@ impl std::str::FromStr for Outcome {
 }
 
 impl Plan {
+    /// The metrics this plan knows: canonical and declared.
+    pub fn vocabulary(&self) -> MetricVocabulary {
+        MetricVocabulary::new(self.metrics.clone())
+    }
+
     pub fn phase(&self, id: &str) -> Option<&Phase> {
         self.phases.iter().find(|p| p.id == id)
     }

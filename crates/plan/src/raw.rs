@@ -27,6 +27,8 @@ pub(crate) struct RawPlan {
     pub phases: Option<Vec<IgnoredAny>>,
     /// Read by [`crate::sources`].
     pub sources: Option<Vec<IgnoredAny>>,
+    /// Declared metrics; read by [`crate::metrics`].
+    pub metrics: Option<IgnoredAny>,
 }
 
 impl RawPlan {
@@ -39,6 +41,7 @@ impl RawPlan {
         "checks",
         "phases",
         "sources",
+        "metrics",
     ];
 }
 

@@ -17,6 +17,7 @@ use marked_yaml::types::MarkedMappingNode;
 
 use crate::currency::is_currency;
 use crate::diag::{Diags, Pos};
+use crate::metrics::MetricVocabulary;
 use crate::model::Param;
 use crate::suggest::hint;
 
@@ -77,12 +78,14 @@ pub struct Source {
     pub rows: RowKind,
     pub connector: Connector,
     pub format: Format,
-    /// Canonical field -> where it comes from (aggregate: partner, day, link, coupon,
-    /// currency; event: id, kind, occurred_at, recorded_at, status, partner, link, coupon,
-    /// customer, click_id, order_id, amount, currency).
+    /// Canonical field -> where it comes from; which fields a kind has is
+    /// [`RowKind::fields`] (a `record` source may name any field besides `id`).
     pub fields: Vec<(String, Field)>,
-    /// For aggregates: canonical metric -> where its value comes from.
+    /// For aggregates: metric (canonical or declared by the plan) -> where its value
+    /// comes from. Empty for every other kind.
     pub metrics: Vec<(String, Field)>,
+    /// The plan's metrics (canonical and declared), to tell money from counts.
+    pub vocabulary: MetricVocabulary,
 }
 
 impl Source {
@@ -91,11 +94,83 @@ impl Source {
     }
 }
 
-/// Whether a source reports daily aggregates or single events.
+/// What a source's rows are (`rows:`): report data (daily aggregates or single events)
+/// or reference data (a partner crosswalk, FX rates, a partner hierarchy, CRM records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowKind {
     Aggregate,
     Event,
+    /// `rows: crosswalk`: old id <-> new id, optionally dated.
+    Crosswalk,
+    /// `rows: rates`: FX rates by day and currency.
+    Rates,
+    /// `rows: hierarchy`: partner -> parent (master), optionally dated.
+    Hierarchy,
+    /// `rows: record`: CRM / back-office records, an `id` plus any named fields.
+    Record,
+}
+
+impl RowKind {
+    pub const ALL: [RowKind; 6] = [
+        RowKind::Aggregate,
+        RowKind::Event,
+        RowKind::Crosswalk,
+        RowKind::Rates,
+        RowKind::Hierarchy,
+        RowKind::Record,
+    ];
+
+    /// The name written after `rows:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RowKind::Aggregate => "aggregate",
+            RowKind::Event => "event",
+            RowKind::Crosswalk => "crosswalk",
+            RowKind::Rates => "rates",
+            RowKind::Hierarchy => "hierarchy",
+            RowKind::Record => "record",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<RowKind> {
+        RowKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// The fields `fields:` may map for this kind (a `record` source may also name any
+    /// other field).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            RowKind::Aggregate => AGG_FIELDS,
+            RowKind::Event => EVENT_FIELDS,
+            RowKind::Crosswalk => &["old", "new", "valid_from", "valid_to"],
+            RowKind::Rates => &["day", "currency", "rate"],
+            RowKind::Hierarchy => &["partner", "parent", "valid_from", "valid_to"],
+            RowKind::Record => &["id"],
+        }
+    }
+
+    /// The fields `fields:` must map for this kind.
+    pub fn required_fields(self) -> &'static [&'static str] {
+        match self {
+            RowKind::Aggregate => &["partner", "day"],
+            RowKind::Event => &["id", "kind", "occurred_at"],
+            RowKind::Crosswalk => &["old", "new"],
+            RowKind::Rates => &["day", "currency", "rate"],
+            RowKind::Hierarchy => &["partner"],
+            RowKind::Record => &["id"],
+        }
+    }
+
+    /// Report data (aggregates, events), as opposed to reference data.
+    pub fn is_report(self) -> bool {
+        matches!(self, RowKind::Aggregate | RowKind::Event)
+    }
+}
+
+impl fmt::Display for RowKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// How the data is reached.
@@ -370,6 +445,8 @@ pub(crate) fn compile(root: &Node, default_tz: Tz, diags: &mut Diags) -> Vec<Sou
         .and_then(|m| m.get_scalar("currency"))
         .map(|s| s.as_str().to_owned())
         .filter(|c| is_currency(c));
+    // Declared metrics (their problems are reported by the plan compiler).
+    let vocabulary = MetricVocabulary::new(crate::metrics::declared(root, None));
     let mut out: Vec<Source> = Vec::new();
     let mut seen: std::collections::HashMap<String, usize> = Default::default();
     for (i, item) in items.iter().enumerate() {
@@ -394,6 +471,7 @@ pub(crate) fn compile(root: &Node, default_tz: Tz, diags: &mut Diags) -> Vec<Sou
         }
         let mut c = SourceCompiler {
             diags,
+            vocabulary: &vocabulary,
             ctx: match &peeked {
                 Some(id) => format!("source \"{}\"", crate::diag::short(id)),
                 None => format!("source #{}", i + 1),
@@ -411,7 +489,29 @@ pub(crate) fn compile(root: &Node, default_tz: Tz, diags: &mut Diags) -> Vec<Sou
 
 struct SourceCompiler<'d> {
     diags: &'d mut Diags,
+    vocabulary: &'d MetricVocabulary,
     ctx: String,
+}
+
+/// The names a mapping of fields may use.
+#[derive(Clone, Copy)]
+enum Allowed<'a> {
+    /// A closed list (a row kind's fields).
+    Names(&'a [&'a str]),
+    /// The plan's metrics (canonical and declared; looked up, not scanned).
+    Metrics(&'a MetricVocabulary),
+    /// Any name but an empty one (a record source names its own fields).
+    Any,
+}
+
+impl Allowed<'_> {
+    fn contains(self, name: &str) -> bool {
+        match self {
+            Allowed::Names(names) => names.contains(&name),
+            Allowed::Metrics(v) => v.is_known(name),
+            Allowed::Any => true,
+        }
+    }
 }
 
 impl SourceCompiler<'_> {
@@ -598,18 +698,20 @@ impl SourceCompiler<'_> {
             );
         }
         let rows = match self.scalar(map, "rows", "the source").as_deref() {
-            Some("aggregate") | None => RowKind::Aggregate,
-            Some("event") => RowKind::Event,
-            Some(other) => {
-                self.err(
-                    key_pos(map, "rows"),
-                    format!(
-                        "unknown row kind \"{other}\" (expected aggregate or event){}",
-                        hint(other, ["aggregate", "event"])
-                    ),
-                );
-                RowKind::Aggregate
-            }
+            None => RowKind::Aggregate,
+            Some(name) => match RowKind::from_name(name) {
+                Some(k) => k,
+                None => {
+                    self.err(
+                        key_pos(map, "rows"),
+                        format!(
+                            "unknown row kind \"{name}\" (expected aggregate, event, crosswalk, rates, hierarchy or record){}",
+                            hint(name, RowKind::ALL.map(RowKind::name))
+                        ),
+                    );
+                    RowKind::Aggregate
+                }
+            },
         };
         let kinds: Vec<&str> = ["http", "file", "sql"]
             .into_iter()
@@ -646,23 +748,22 @@ impl SourceCompiler<'_> {
                 None
             }
         };
-        let allowed = match rows {
-            RowKind::Aggregate => AGG_FIELDS,
-            RowKind::Event => EVENT_FIELDS,
-        };
         let fields = match map.get_node("fields") {
-            Some(n) => self.field_map(n, allowed, "fields"),
+            Some(n) => {
+                let allowed = if rows == RowKind::Record {
+                    Allowed::Any
+                } else {
+                    Allowed::Names(rows.fields())
+                };
+                self.field_map(n, allowed, "fields")
+            }
             None => {
                 self.err(at, "the source is missing required key \"fields\"");
                 Vec::new()
             }
         };
-        let required: &[&str] = match rows {
-            RowKind::Aggregate => &["partner", "day"],
-            RowKind::Event => &["id", "kind", "occurred_at"],
-        };
         if map.get_node("fields").is_some() {
-            for r in required {
+            for r in rows.required_fields() {
                 if !fields.iter().any(|(n, _)| n == r) {
                     self.err(
                         key_pos(map, "fields"),
@@ -671,7 +772,7 @@ impl SourceCompiler<'_> {
                 }
             }
         }
-        for (name, f) in &fields {
+        for (name, f) in fields.iter().filter(|_| rows == RowKind::Event) {
             let allowed: &[&str] = match name.as_str() {
                 "kind" => EVENT_TYPES,
                 "status" => EVENT_STATUSES,
@@ -690,7 +791,8 @@ impl SourceCompiler<'_> {
         }
         let metrics = match (rows, map.get_node("metrics")) {
             (RowKind::Aggregate, Some(n)) => {
-                let m = self.field_map(n, METRICS, "metrics");
+                let vocabulary = self.vocabulary;
+                let m = self.field_map(n, Allowed::Metrics(vocabulary), "metrics");
                 if m.is_empty() {
                     self.err(pos(n), "\"metrics\" must map at least one metric");
                 }
@@ -700,11 +802,16 @@ impl SourceCompiler<'_> {
                 self.err(at, "an aggregate source needs \"metrics\"");
                 Vec::new()
             }
-            (RowKind::Event, Some(n)) => {
-                self.err(pos(n), "\"metrics\" only applies to aggregate sources");
+            (other, Some(_)) => {
+                self.err(
+                    key_pos(map, "metrics"),
+                    format!(
+                        "\"metrics\" only applies to aggregate sources (this source's rows are {other})"
+                    ),
+                );
                 Vec::new()
             }
-            (RowKind::Event, None) => Vec::new(),
+            (_, None) => Vec::new(),
         };
         Some(Source {
             id,
@@ -718,6 +825,7 @@ impl SourceCompiler<'_> {
             format: format?,
             fields,
             metrics,
+            vocabulary: self.vocabulary.clone(),
         })
     }
 
@@ -1130,7 +1238,9 @@ impl SourceCompiler<'_> {
         }
     }
 
-    fn field_map(&mut self, node: &Node, allowed: &[&str], what: &str) -> Vec<(String, Field)> {
+    /// A mapping of names to [`Field`]s. Names outside `allowed` are errors (with
+    /// [`Allowed::Any`], a record source's own field names, only empty ones are).
+    fn field_map(&mut self, node: &Node, allowed: Allowed<'_>, what: &str) -> Vec<(String, Field)> {
         let Some(m) = node.as_mapping() else {
             self.err(pos(node), format!("\"{what}\" must be a mapping"));
             return Vec::new();
@@ -1138,8 +1248,19 @@ impl SourceCompiler<'_> {
         let mut out = Vec::new();
         for (k, v) in m.iter() {
             let name = k.as_str();
-            if !allowed.contains(&name) {
-                let h = self.diags.hint(name, allowed.iter().copied());
+            if matches!(allowed, Allowed::Any) && name.is_empty() {
+                self.err(
+                    Pos::of_span(k.span()),
+                    format!("a name in \"{what}\" is empty"),
+                );
+                continue;
+            }
+            if !allowed.contains(name) {
+                let h = match allowed {
+                    Allowed::Names(names) => self.diags.hint(name, names.iter().copied()),
+                    Allowed::Metrics(v) => self.diags.hint(name, v.names()),
+                    Allowed::Any => String::new(),
+                };
                 self.err(
                     Pos::of_span(k.span()),
                     format!(

@@ -14,7 +14,8 @@ use crate::event_flow::EventFlowConfig;
 use crate::event_match::{EventMatchConfig, MatchBy};
 use crate::mapping::MetricMap;
 use crate::model::{
-    Cpa, CpaBaseline, Deal, EventType, Metric, RevShare, System, Tier, TierBasis, TierMode,
+    Cpa, CpaBaseline, Deal, EventType, Metric, MetricVocabulary, RevShare, System, Tier, TierBasis,
+    TierMode,
 };
 use crate::payout::{NgrFormula, PayoutConfig};
 use crate::reconcile::{MetricTolerance, ReconcileConfig};
@@ -120,11 +121,21 @@ pub fn deal(d: &DealSpec, plan_currency: &str) -> Deal {
     }
 }
 
-/// Builds the runtime settings of a check.
+/// Builds the runtime settings of a check, with the canonical metrics only.
 pub fn build(config: &CheckConfig, plan_currency: &str) -> Result<Built, BadName> {
+    build_in(config, plan_currency, &MetricVocabulary::canonical())
+}
+
+/// Builds the runtime settings of a check of a plan whose metrics are `vocabulary`
+/// ([`cutover_plan::Plan::vocabulary`]): declared money metrics count as money.
+pub fn build_in(
+    config: &CheckConfig,
+    plan_currency: &str,
+    vocabulary: &MetricVocabulary,
+) -> Result<Built, BadName> {
     Ok(match config {
         CheckConfig::Reconcile(r) => {
-            let mut labels = MetricMap::new();
+            let mut labels = MetricMap::new().with_vocabulary(vocabulary.clone());
             for (side, label, m) in &r.labels {
                 let system = if side == "old" {
                     System::Old
@@ -147,6 +158,7 @@ pub fn build(config: &CheckConfig, plan_currency: &str) -> Result<Built, BadName
                     count: thresholds(&r.warn, &r.fail),
                     money_warn: r.warn.money,
                     money_fail: r.fail.money,
+                    vocabulary: vocabulary.clone(),
                 },
                 labels,
                 rate_table: r.rate_table.clone(),

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use crate::check::{Finding, Overflow};
-use crate::model::{Aggregate, Event, EventStatus, EventType, Metric, System};
+use crate::model::{Aggregate, Event, EventStatus, EventType, Metric, MetricVocabulary, System};
 
 /// One crosswalk line: `system`'s id `external` is canonical partner `canonical` from
 /// `from` (inclusive) to `to` (exclusive), both optional.
@@ -66,10 +66,12 @@ impl PartnerCrosswalk {
     }
 }
 
-/// Platform labels -> canonical metrics (old "Signups" = new "registrations").
+/// Platform labels -> metrics (old "Signups" = new "registrations"). A label that is not
+/// mapped is a metric's own name: a canonical one, or one the vocabulary declares.
 #[derive(Debug, Clone, Default)]
 pub struct MetricMap {
     labels: HashMap<(System, String), Metric>,
+    vocabulary: MetricVocabulary,
 }
 
 impl MetricMap {
@@ -77,17 +79,28 @@ impl MetricMap {
         MetricMap::default()
     }
 
+    /// Also accept the metrics `vocabulary` declares under their own names.
+    pub fn with_vocabulary(mut self, vocabulary: MetricVocabulary) -> Self {
+        self.vocabulary = vocabulary;
+        self
+    }
+
     pub fn label(mut self, system: System, label: &str, metric: Metric) -> Self {
         self.labels.insert((system, label.to_owned()), metric);
         self
     }
 
-    /// A mapped label, else a canonical metric name itself.
+    /// A mapped label, else a canonical or declared metric's name itself.
     pub fn map(&self, system: System, label: &str) -> Option<Metric> {
         self.labels
             .get(&(system, label.to_owned()))
-            .copied()
-            .or_else(|| label.parse().ok())
+            .cloned()
+            .or_else(|| {
+                self.vocabulary
+                    .is_known(label)
+                    .then(|| label.parse().ok())
+                    .flatten()
+            })
     }
 
     /// Like [`MetricMap::map`], but an unknown label is an `unmapped_metric` finding.
@@ -181,7 +194,11 @@ impl Normaliser<'_> {
             };
             let mut row = r.clone();
             row.partner = partner.to_owned();
-            if let (Some(rates), true, Some(cur)) = (self.rates, r.metric.is_money(), &r.currency) {
+            // A canonical metric is money by definition; another metric is money when its
+            // row carries a currency (sources set one only for metrics the plan declares
+            // as money).
+            let money = r.metric.is_money() || !r.metric.is_canonical();
+            if let (Some(rates), true, Some(cur)) = (self.rates, money, &r.currency) {
                 match rates.convert(r.value, cur, r.day) {
                     Some(Ok(v)) => {
                         row.value = v;
@@ -236,7 +253,7 @@ pub fn rebucket(events: &[Event], tz: Tz) -> Result<Vec<Aggregate>, String> {
             _ => (None, None),
         };
         let mut add = |key: (String, NaiveDate, Metric, Option<String>), v: Decimal| {
-            let metric = key.2;
+            let metric = key.2.clone();
             let sum = sums.entry(key).or_default();
             match sum.checked_add(v) {
                 Some(s) => {

@@ -17,7 +17,7 @@ use cutover_plan::Outcome;
 use rust_decimal::Decimal;
 
 use crate::check::{CheckResult, Finding, Thresholds, worst};
-use crate::model::{Aggregate, Metric};
+use crate::model::{Aggregate, Metric, MetricVocabulary};
 
 /// Tolerance of one metric: |new − old| ≤ max(abs + rounding × rows, rel × |old|), where
 /// rows is how many source rows were summed into the key (the larger side).
@@ -42,13 +42,25 @@ pub struct ReconcileConfig {
     /// On the money impact: Σ |new − old| over money metrics of those keys.
     pub money_warn: Option<Decimal>,
     pub money_fail: Option<Decimal>,
+    /// Which metrics are money (canonical ones, and those the plan declares as money).
+    pub vocabulary: MetricVocabulary,
 }
 
 impl ReconcileConfig {
-    fn tolerance(&self, m: Metric) -> MetricTolerance {
+    /// Whether the currency of `m`'s rows is compared: money metrics (canonical or
+    /// declared), and metrics the vocabulary does not know (their rows carry a currency
+    /// only when they are money, as in [`crate::mapping::Normaliser`]); never counts.
+    fn carries_currency(&self, m: &Metric) -> bool {
+        match self.vocabulary.kind(m) {
+            Some(kind) => kind == crate::model::MetricKind::Money,
+            None => true,
+        }
+    }
+
+    fn tolerance(&self, m: &Metric) -> MetricTolerance {
         self.metrics
             .iter()
-            .find(|(x, _)| *x == m)
+            .find(|(x, _)| x == m)
             .map_or(self.default, |(_, t)| *t)
     }
 }
@@ -106,7 +118,7 @@ fn sum(rows: &[Aggregate], cfg: &ReconcileConfig) -> BTreeMap<Key, Sum> {
         let k = (
             r.partner.clone(),
             r.day,
-            r.metric,
+            r.metric.clone(),
             r.link.clone().filter(|_| cfg.by_link),
             r.coupon.clone().filter(|_| cfg.by_coupon),
         );
@@ -116,8 +128,9 @@ fn sum(rows: &[Aggregate], cfg: &ReconcileConfig) -> BTreeMap<Key, Sum> {
             None => e.overflow = true,
         }
         e.rows = e.rows.saturating_add(1);
-        // Counts carry no currency: only money is in one.
-        let cur = if r.metric.is_money() {
+        // Counts carry no currency: only money is in one (and a metric the plan does not
+        // declare, as the mapping stage treats it).
+        let cur = if cfg.carries_currency(&r.metric) {
             r.currency.clone()
         } else {
             None
@@ -199,7 +212,7 @@ pub fn reconcile(
         let s = match (os, ns) {
             _ if mismatch => KeyStatus::CurrencyMismatch,
             (Some(a), Some(b)) => {
-                match status(a.value, b.value, cfg.tolerance(k.2), a.rows.max(b.rows)) {
+                match status(a.value, b.value, cfg.tolerance(&k.2), a.rows.max(b.rows)) {
                     Some(s) => s,
                     None => {
                         return beyond(format!(
@@ -219,7 +232,10 @@ pub fn reconcile(
             continue;
         }
         // Amounts in different currencies have no difference to add up.
-        if s != KeyStatus::WithinTolerance && s != KeyStatus::CurrencyMismatch && k.2.is_money() {
+        if s != KeyStatus::WithinTolerance
+            && s != KeyStatus::CurrencyMismatch
+            && cfg.vocabulary.is_money(&k.2)
+        {
             let impact = nv
                 .unwrap_or_default()
                 .checked_sub(ov.unwrap_or_default())
@@ -277,9 +293,9 @@ mod tests {
         Aggregate {
             partner: p.into(),
             day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            currency: m.is_money().then(|| "EUR".into()),
             metric: m,
             value: v.parse().unwrap(),
-            currency: m.is_money().then(|| "EUR".into()),
             link: None,
             coupon: None,
         }

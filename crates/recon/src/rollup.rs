@@ -46,7 +46,7 @@ fn totals(
         let mut at = r.partner.clone();
         let mut seen = BTreeSet::new();
         loop {
-            let total = t.entry((at.clone(), r.metric)).or_default();
+            let total = t.entry((at.clone(), r.metric.clone())).or_default();
             *total = total.checked_add(r.value).ok_or_else(|| {
                 format!(
                     "the {system} total of {at},{} (with partner {} on {}) is beyond the decimal range",
@@ -102,7 +102,7 @@ pub fn rollup(
     for (system, side, t) in [(System::Old, old, &to), (System::New, new, &tn)] {
         for (master, metric, reported) in &side.master_totals {
             let sum = t
-                .get(&(master.clone(), *metric))
+                .get(&(master.clone(), metric.clone()))
                 .copied()
                 .unwrap_or_default();
             if apart(sum, *reported, cfg.tolerance) {
@@ -124,8 +124,8 @@ pub fn rollup(
     // 2. Old vs new at every level; a differing node none of whose children differ is
     //    where the difference starts.
     let keys: BTreeSet<&(String, Metric)> = to.keys().chain(tn.keys()).collect();
-    let differs = |p: &str, m: Metric| {
-        let k = (p.to_owned(), m);
+    let differs = |p: &str, m: &Metric| {
+        let k = (p.to_owned(), m.clone());
         let (a, b) = (
             to.get(&k).copied().unwrap_or_default(),
             tn.get(&k).copied().unwrap_or_default(),
@@ -146,12 +146,12 @@ pub fn rollup(
     };
     let mut lowest = Vec::new();
     for (p, m) in keys {
-        if !differs(p, *m) {
+        if !differs(p, m) {
             continue;
         }
         let kids = children.get(p.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-        let child_differs = kids.iter().any(|c| differs(c, *m));
-        let k = (p.clone(), *m);
+        let child_differs = kids.iter().any(|c| differs(c, m));
+        let k = (p.clone(), m.clone());
         let code = if child_differs {
             "level_difference"
         } else {

@@ -147,7 +147,7 @@ async fn main() {
             .iter()
             .filter_map(|r| match r {
                 Row::Aggregate(a) => Some(a.clone()),
-                Row::Event(_) => None,
+                _ => None,
             })
             .collect();
         Normaliser {

@@ -1,5 +1,6 @@
-//! Comparing two snapshots of the same source and window: which aggregate values and
-//! events were added, removed or changed between two pulls (late data, restatements).
+//! Comparing two snapshots of the same source and window: which aggregate values,
+//! events and reference rows (crosswalk, rates, hierarchy, records) were added, removed
+//! or changed between two pulls (late data, restatements).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,14 @@ pub enum Change {
     /// An event that is new, gone or different.
     Event {
         id: String,
+        before: Option<String>,
+        after: Option<String>,
+    },
+    /// A reference row that is new, gone or different: `key` says what it is about
+    /// (`crosswalk new=ID from=DAY`, `rate CUR DAY`, `hierarchy PARTNER from=DAY`,
+    /// `record ID`), `before`/`after` what it says.
+    Reference {
+        key: String,
         before: Option<String>,
         after: Option<String>,
     },
@@ -69,6 +78,38 @@ fn event_text(e: &Event) -> String {
     )
 }
 
+/// The key and the content of a reference row (`None` for aggregates and events).
+fn reference(r: &Row) -> Option<(String, String)> {
+    let day = |d: &Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    Some(match r {
+        Row::Aggregate(_) | Row::Event(_) => return None,
+        Row::Crosswalk(x) => (
+            format!("crosswalk new={} from={}", x.new, day(&x.valid_from)),
+            format!("old={} to={}", x.old, day(&x.valid_to)),
+        ),
+        Row::Rate(x) => (
+            format!("rate {} {}", x.currency, x.day),
+            x.rate.normalize().to_string(),
+        ),
+        Row::Hierarchy(x) => (
+            format!("hierarchy {} from={}", x.partner, day(&x.valid_from)),
+            format!(
+                "parent={} to={}",
+                x.parent.as_deref().unwrap_or(""),
+                day(&x.valid_to)
+            ),
+        ),
+        Row::Record(x) => (
+            format!("record {}", x.id),
+            x.fields
+                .iter()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    })
+}
+
 /// Compares `before` with `after` (rows of two snapshots of one source).
 /// Duplicate aggregate rows of a key are summed; a key whose sum leaves the decimal range
 /// is shown at the range's end and always counts as changed (never claimed the same).
@@ -76,6 +117,7 @@ pub fn diff_rows(before: &[Row], after: &[Row]) -> SnapshotDiff {
     let mut aggs: BTreeMap<String, (Option<Decimal>, Option<Decimal>)> = BTreeMap::new();
     let mut overflowed: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut events: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+    let mut refs: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
     for (side, rows) in [(0, before), (1, after)] {
         for r in rows {
             match r {
@@ -96,6 +138,13 @@ pub fn diff_rows(before: &[Row], after: &[Row]) -> SnapshotDiff {
                     let e = events.entry(ev.id.clone()).or_default();
                     let slot = if side == 0 { &mut e.0 } else { &mut e.1 };
                     *slot = Some(event_text(ev));
+                }
+                other => {
+                    if let Some((key, text)) = reference(other) {
+                        let e = refs.entry(key).or_default();
+                        let slot = if side == 0 { &mut e.0 } else { &mut e.1 };
+                        *slot = Some(text);
+                    }
                 }
             }
         }
@@ -131,6 +180,17 @@ pub fn diff_rows(before: &[Row], after: &[Row]) -> SnapshotDiff {
             });
         }
     }
+    for (key, (b, a)) in refs {
+        let same = b == a;
+        count(b.is_some(), a.is_some(), same);
+        if !same {
+            changes.push(Change::Reference {
+                key,
+                before: b,
+                after: a,
+            });
+        }
+    }
     d.changes = changes;
     d
 }
@@ -139,7 +199,7 @@ pub fn diff_rows(before: &[Row], after: &[Row]) -> SnapshotDiff {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
-    use cutover_recon::{Aggregate, Metric};
+    use cutover_recon::{Aggregate, CrosswalkRow, Metric, RateRow, Record};
 
     fn agg(v: Decimal) -> Row {
         Row::Aggregate(Aggregate {
@@ -162,5 +222,62 @@ mod tests {
         assert_eq!((d.changed, d.unchanged), (1, 0));
         let d = diff_rows(&[agg(Decimal::ONE)], &[agg(Decimal::ONE)]);
         assert_eq!((d.changed, d.unchanged), (0, 1));
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn reference_rows_are_compared_by_what_they_are_about() {
+        let xw = |old: &str| {
+            Row::Crosswalk(CrosswalkRow {
+                old: old.into(),
+                new: "70009".into(),
+                valid_from: None,
+                valid_to: None,
+            })
+        };
+        let rate = |r: i64, scale: u32| {
+            Row::Rate(RateRow {
+                day: day("2026-10-01"),
+                currency: "USD".into(),
+                rate: Decimal::new(r, scale),
+            })
+        };
+        let rec = Row::Record(Record {
+            id: "c1".into(),
+            fields: [("email".to_owned(), "a@b.c".to_owned())].into(),
+        });
+        let d = diff_rows(
+            &[xw("AFF-005"), rate(85, 2), rec.clone()],
+            &[
+                xw("AFF-006"),
+                rate(850_000, 6),
+                Row::Record(Record {
+                    id: "c2".into(),
+                    fields: Default::default(),
+                }),
+            ],
+        );
+        assert_eq!(
+            (d.added, d.removed, d.changed, d.unchanged),
+            (1, 1, 1, 1),
+            "{:#?}",
+            d.changes
+        );
+        assert_eq!(
+            d.changes[0],
+            Change::Reference {
+                key: "crosswalk new=70009 from=".into(),
+                before: Some("old=AFF-005 to=".into()),
+                after: Some("old=AFF-006 to=".into()),
+            }
+        );
+        assert!(d.changes.contains(&Change::Reference {
+            key: "record c1".into(),
+            before: Some("email=\"a@b.c\"".into()),
+            after: None,
+        }));
     }
 }

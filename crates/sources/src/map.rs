@@ -1,14 +1,20 @@
-//! Field mapping: one record (a JSON object) -> canonical rows. Values are coerced to
-//! their canonical types (text, day, UTC time, decimal, event kind and status); a value
-//! that does not coerce is an error naming the row and the field.
+//! Field mapping: one record (a JSON object) -> canonical rows: aggregates, events, or
+//! reference data (crosswalk lines, FX rates, hierarchy edges, CRM records). Values are
+//! coerced to their canonical types (text, day, UTC time, decimal, event kind and
+//! status); a value that does not coerce, or breaks a rule of its row kind (a rate of
+//! zero, a partner its own parent), is an error naming the row and the field.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use cutover_plan::Source;
 use cutover_plan::sources::{Field, RowKind};
-use cutover_recon::{Aggregate, Event, EventStatus, EventType, Metric, Row};
+use cutover_recon::{
+    Aggregate, CrosswalkRow, Event, EventStatus, EventType, HierarchyRow, Metric, RateRow, Record,
+    Row,
+};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -25,7 +31,7 @@ impl<'s> Mapper<'s> {
     pub fn new(source: &'s Source) -> Result<Self, PullError> {
         let mut metrics = Vec::new();
         for (name, f) in &source.metrics {
-            let m = Metric::from_str(name).map_err(PullError::Config)?;
+            let m = Metric::from_str(name).map_err(|e| PullError::Config(e.to_string()))?;
             metrics.push((m, f));
         }
         Ok(Mapper { source, metrics })
@@ -92,7 +98,167 @@ impl<'s> Mapper<'s> {
         match self.source.rows {
             RowKind::Aggregate => self.aggregate(record, row, out),
             RowKind::Event => self.event(record, row, out),
+            RowKind::Crosswalk => self.crosswalk(record, row, out),
+            RowKind::Rates => self.rate(record, row, out),
+            RowKind::Hierarchy => self.hierarchy(record, row, out),
+            RowKind::Record => self.record(record, row, out),
         }
+    }
+
+    /// Text that must be there and not be empty (surrounding white space removed).
+    fn required_id(&self, record: &Value, name: &str, row: u64) -> Result<String, PullError> {
+        let v = self.required_text(record, name, row)?;
+        let v = v.trim();
+        if v.is_empty() {
+            return Err(err(row, name, "is empty".to_owned()));
+        }
+        Ok(v.to_owned())
+    }
+
+    /// Text that may be absent, null or empty (all `None`).
+    fn optional_text(
+        &self,
+        record: &Value,
+        name: &str,
+        row: u64,
+    ) -> Result<Option<String>, PullError> {
+        Ok(self
+            .text(record, name, row)?
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()))
+    }
+
+    /// A day that may be absent, null or empty.
+    fn optional_day(
+        &self,
+        record: &Value,
+        name: &str,
+        row: u64,
+    ) -> Result<Option<NaiveDate>, PullError> {
+        let f = self.source.field(name);
+        match self.raw(record, name) {
+            None | Some(RawValue::Json(Value::Null)) => Ok(None),
+            Some(RawValue::Json(Value::String(s))) if s.trim().is_empty() => Ok(None),
+            Some(v) => as_day(
+                &v,
+                f.and_then(|f| f.format.as_deref()),
+                self.source.timezone,
+            )
+            .map(Some)
+            .map_err(|m| err(row, name, m)),
+        }
+    }
+
+    /// `valid_from` and `valid_to` of a dated row; `valid_to` (exclusive) must come after
+    /// `valid_from`.
+    fn validity(
+        &self,
+        record: &Value,
+        row: u64,
+    ) -> Result<(Option<NaiveDate>, Option<NaiveDate>), PullError> {
+        let from = self.optional_day(record, "valid_from", row)?;
+        let to = self.optional_day(record, "valid_to", row)?;
+        if let (Some(f), Some(t)) = (from, to)
+            && t <= f
+        {
+            return Err(err(
+                row,
+                "valid_to",
+                format!(
+                    "{t} is not after valid_from {f} (valid_to is the first day it no longer holds)"
+                ),
+            ));
+        }
+        Ok((from, to))
+    }
+
+    fn crosswalk(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let old = self.required_id(record, "old", row)?;
+        let new = self.required_id(record, "new", row)?;
+        let (valid_from, valid_to) = self.validity(record, row)?;
+        out.push(Row::Crosswalk(CrosswalkRow {
+            old,
+            new,
+            valid_from,
+            valid_to,
+        }));
+        Ok(())
+    }
+
+    fn rate(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let day_field = self.source.field("day");
+        let day_raw = self
+            .raw(record, "day")
+            .ok_or_else(|| err(row, "day", missing(day_field)))?;
+        let day = as_day(
+            &day_raw,
+            day_field.and_then(|f| f.format.as_deref()),
+            self.source.timezone,
+        )
+        .map_err(|m| err(row, "day", m))?;
+        let currency = self.required_id(record, "currency", row)?;
+        if cutover_plan::CURRENCIES
+            .binary_search(&currency.as_str())
+            .is_err()
+        {
+            return Err(err(
+                row,
+                "currency",
+                format!("\"{currency}\" is not an ISO 4217 currency code"),
+            ));
+        }
+        let f = self.source.field("rate");
+        let raw = self
+            .raw(record, "rate")
+            .ok_or_else(|| err(row, "rate", missing(f)))?;
+        let rate = as_decimal(&raw).map_err(|m| err(row, "rate", m))?;
+        if rate <= Decimal::ZERO {
+            return Err(err(
+                row,
+                "rate",
+                format!(
+                    "{rate} is not above zero (a rate is units of the plan currency for one {currency})"
+                ),
+            ));
+        }
+        out.push(Row::Rate(RateRow {
+            day,
+            currency,
+            rate,
+        }));
+        Ok(())
+    }
+
+    fn hierarchy(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let partner = self.required_id(record, "partner", row)?;
+        let parent = self.optional_text(record, "parent", row)?;
+        if parent.as_deref() == Some(partner.as_str()) {
+            return Err(err(
+                row,
+                "parent",
+                format!("partner \"{partner}\" cannot be its own parent"),
+            ));
+        }
+        let (valid_from, valid_to) = self.validity(record, row)?;
+        out.push(Row::Hierarchy(HierarchyRow {
+            partner,
+            parent,
+            valid_from,
+            valid_to,
+        }));
+        Ok(())
+    }
+
+    fn record(&self, record: &Value, row: u64, out: &mut Vec<Row>) -> Result<(), PullError> {
+        let id = self.required_id(record, "id", row)?;
+        let mut fields = BTreeMap::new();
+        for (name, _) in self.source.fields.iter().filter(|(n, _)| n != "id") {
+            if let Some(v) = self.text(record, name, row)?.filter(|s| !s.is_empty()) {
+                fields.insert(name.clone(), v);
+            }
+        }
+        out.push(Row::Record(Record { id, fields }));
+        Ok(())
     }
 
     fn raw<'v>(&self, record: &'v Value, name: &str) -> Option<RawValue<'v>>
@@ -136,7 +302,7 @@ impl<'s> Mapper<'s> {
         for (metric, f) in &self.metrics {
             let v = raw_of(f, record).ok_or_else(|| err(row, metric.as_str(), missing(Some(f))))?;
             let value = as_decimal(&v).map_err(|m| err(row, metric.as_str(), m))?;
-            let currency = if metric.is_money() {
+            let currency = if self.source.vocabulary.is_money(metric) {
                 currency.clone()
             } else {
                 None
@@ -144,7 +310,7 @@ impl<'s> Mapper<'s> {
             out.push(Row::Aggregate(Aggregate {
                 partner: partner.clone(),
                 day,
-                metric: *metric,
+                metric: metric.clone(),
                 value,
                 currency,
                 link: link.clone(),
@@ -417,18 +583,20 @@ phases:
     owners: [bi]
     exit:
       - { id: wait, min_duration: 1d }
+metrics: { bonus_cost: money }
 sources:
 ";
 
-    /// The sources every nasty value is fed through: aggregates and events, with the
-    /// default, `unix` and strftime formats of days and times.
+    /// The sources every nasty value is fed through: aggregates (one with a declared
+    /// money metric) and events, with the default, `unix` and strftime formats of days and
+    /// times, and every kind of reference data.
     fn sources() -> Vec<Source> {
         let yaml = "  - id: agg
     system: old
     file: { path: x.json }
     format: { type: json, rows: \"\" }
     fields: { partner: p, day: d, link: l, coupon: c, currency: cur }
-    metrics: { ftd_amount: v, clicks_gross: n }
+    metrics: { ftd_amount: v, clicks_gross: n, bonus_cost: v }
   - id: agg_unix
     system: old
     file: { path: x.json }
@@ -467,6 +635,30 @@ sources:
       kind: { value: ftd }
       occurred_at: { path: tf, format: \"%d.%m.%Y %H:%M:%S\" }
       amount: a
+  - id: xw
+    system: new
+    rows: crosswalk
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { old: xo, new: xn, valid_from: vf, valid_to: { path: vt, format: \"%d.%m.%Y\" } }
+  - id: fx
+    system: ecb
+    rows: rates
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { day: d, currency: cur, rate: rate }
+  - id: tree
+    system: old
+    rows: hierarchy
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { partner: p, parent: par, valid_from: vf }
+  - id: crm
+    system: crm
+    rows: record
+    file: { path: x.json }
+    format: { type: json, rows: \"\" }
+    fields: { id: i, email: em }
 ";
         let text = format!("{PLAN}{yaml}");
         cutover_plan::load("plan.yaml", &text)
@@ -483,6 +675,8 @@ sources:
             "i": "e1", "k": "Sale", "t": "2026-08-23T10:00:00Z",
             "tf": "23.08.2026 10:00:00", "r": "1787486400",
             "s": "approved", "a": "12.50",
+            "xo": "AFF-1", "xn": "70001", "vf": "2026-08-01", "vt": "31.12.2026",
+            "rate": "0.85", "par": "M1", "em": "a@example.com",
         })
     }
 
@@ -502,6 +696,14 @@ sources:
             "r" => &["recorded_at"],
             "s" => &["status"],
             "a" => &["amount"],
+            "xo" => &["old"],
+            "xn" => &["new"],
+            // A valid_from on or after valid_to is valid_to's mistake.
+            "vf" => &["valid_from", "valid_to"],
+            "vt" => &["valid_to"],
+            "rate" => &["rate"],
+            "par" => &["parent"],
+            "em" => &["email"],
             _ => &[],
         }
     }
@@ -709,7 +911,7 @@ sources:
 
     proptest! {
         #[test]
-        fn any_text_in_any_field_never_panics(key in 0usize..16, text in "\\PC{0,40}") {
+        fn any_text_in_any_field_never_panics(key in 0usize..23, text in "\\PC{0,40}") {
             let sources = sources();
             let base = valid();
             let keys: Vec<String> = base.as_object().unwrap().keys().cloned().collect();

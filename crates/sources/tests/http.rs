@@ -570,7 +570,7 @@ async fn impact_preset_follows_next_page_uri_with_basic_auth() {
         .iter()
         .filter_map(|r| match r {
             Row::Event(e) => Some(e),
-            Row::Aggregate(_) => None,
+            _ => None,
         })
         .collect();
     assert_eq!(events.len(), 3);

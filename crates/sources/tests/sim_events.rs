@@ -49,7 +49,7 @@ fn events(p: &Pull) -> BTreeMap<String, &Event> {
         .iter()
         .filter_map(|r| match r {
             Row::Event(e) => Some((e.order_id.clone().expect("Oid"), e)),
-            Row::Aggregate(_) => None,
+            _ => None,
         })
         .collect()
 }

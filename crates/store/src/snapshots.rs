@@ -7,7 +7,7 @@
 //! is never returned by [`Store::latest_complete_snapshot`].
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cutover_recon::{Aggregate, Event, Row};
+use cutover_recon::{Aggregate, CrosswalkRow, Event, HierarchyRow, RateRow, Record, Row};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -154,9 +154,10 @@ fn header(m: source_snapshot::Model) -> Result<SourceSnapshot, StoreError> {
 // Stored row encoding. A chunk is a JSON array of rows. An aggregate (nearly every row)
 // is a positional array `[partner, day, metric, value, currency, link, coupon]` with
 // trailing nulls left out, about a third of its tagged-object size and decoded without
-// serde's buffering of internally tagged enums. Any other row (an event) is `Row`'s own
-// tagged object (`{"row": "event", ...}`); chunks written before the compact form are all
-// tagged objects and still read.
+// serde's buffering of internally tagged enums. Any other row (an event, or reference
+// data: crosswalk, rate, hierarchy, record) is `Row`'s own tagged object (`{"row":
+// "event", ...}`, tag first, read straight into its variant); chunks written before the
+// compact form are all tagged objects and still read.
 
 /// A row as stored (see above).
 struct StoreRow<'a>(&'a Row);
@@ -249,16 +250,27 @@ impl<'de> Deserialize<'de> for StoredRow {
                 };
                 if first == "row" {
                     let tag = map.next_value::<std::borrow::Cow<'de, str>>()?;
+                    let rest = MapAccessDeserializer::new(map);
                     return match &*tag {
-                        "aggregate" => Aggregate::deserialize(MapAccessDeserializer::new(map))
-                            .map(|a| StoredRow(Row::Aggregate(a))),
-                        "event" => Event::deserialize(MapAccessDeserializer::new(map))
-                            .map(|e| StoredRow(Row::Event(e))),
+                        "aggregate" => Aggregate::deserialize(rest).map(Row::Aggregate),
+                        "event" => Event::deserialize(rest).map(Row::Event),
+                        "crosswalk" => CrosswalkRow::deserialize(rest).map(Row::Crosswalk),
+                        "rate" => RateRow::deserialize(rest).map(Row::Rate),
+                        "hierarchy" => HierarchyRow::deserialize(rest).map(Row::Hierarchy),
+                        "record" => Record::deserialize(rest).map(Row::Record),
                         other => Err(serde::de::Error::unknown_variant(
                             other,
-                            &["aggregate", "event"],
+                            &[
+                                "aggregate",
+                                "event",
+                                "crosswalk",
+                                "rate",
+                                "hierarchy",
+                                "record",
+                            ],
                         )),
-                    };
+                    }
+                    .map(StoredRow);
                 }
                 let mut all = serde_json::Map::new();
                 all.insert(first.into_owned(), map.next_value()?);
@@ -519,6 +531,40 @@ mod tests {
                 amount: Some(Decimal::new(123_456_789, 6)),
                 currency: Some("EUR".into()),
             }),
+            Row::Aggregate(Aggregate {
+                partner: "P1".into(),
+                day,
+                metric: Metric::parse("Net Gaming Revenue").unwrap(),
+                value: Decimal::new(5, 1),
+                currency: Some("EUR".into()),
+                link: None,
+                coupon: None,
+            }),
+            Row::Crosswalk(CrosswalkRow {
+                old: "AFF-005".into(),
+                new: "70009".into(),
+                valid_from: Some(day),
+                valid_to: None,
+            }),
+            Row::Rate(RateRow {
+                day,
+                currency: "USD".into(),
+                rate: Decimal::new(8_547_009, 7),
+            }),
+            Row::Hierarchy(HierarchyRow {
+                partner: "S1".into(),
+                parent: None,
+                valid_from: None,
+                valid_to: Some(day),
+            }),
+            Row::Record(Record {
+                id: "c\"1".into(),
+                fields: [
+                    ("email".to_owned(), "a@example.com".to_owned()),
+                    ("name".to_owned(), "Ann, \"A\"".to_owned()),
+                ]
+                .into(),
+            }),
         ]
     }
 
@@ -535,6 +581,13 @@ mod tests {
         assert!(text.starts_with(r#"[["P \"7\"","2026-11-03","commission","-12.3456"],"#));
         assert!(text.contains(r#"["P \"7\"","2026-11-03","commission","-12.3456",null,"L1"]"#));
         assert!(text.contains(r#"{"row":"event","id":"e1""#));
+        assert!(text.contains(r#"["P1","2026-11-03","Net Gaming Revenue","0.5","EUR"]"#));
+        assert!(
+            text.contains(
+                r#"{"row":"rate","day":"2026-11-03","currency":"USD","rate":"0.8547009"}"#
+            )
+        );
+        assert!(text.contains(r#"{"row":"crosswalk","old":"AFF-005","new":"70009","#));
         assert_eq!(decode(&text), rows);
     }
 
@@ -566,6 +619,9 @@ mod tests {
             r#"[["P1","2026-02-30","ftd_count","1"]]"#,
             r#"[["P1","2026-11-03","ftd_count","1",null,null,null,null]]"#,
             r#"[{"row":"other"}]"#,
+            r#"[{"row":"rate","day":"2026-11-03","currency":"USD"}]"#,
+            r#"[{"row":"crosswalk","old":"a"}]"#,
+            r#"[["P1","2026-11-03","","1"]]"#,
             r#"[1]"#,
         ] {
             assert!(decode_chunk_into(text, &mut Vec::new()).is_err(), "{text}");

@@ -133,6 +133,7 @@ pub fn plan() -> Plan {
             person("bob", false, &["bi"]),
             person("olga", false, &[]),
         ],
+        metrics: vec![],
         checks: vec![
             manual("links", "affiliate"),
             Check {

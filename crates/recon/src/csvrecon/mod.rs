@@ -4,6 +4,10 @@
 //! on one side) carry different currencies is a `currency_mismatch`, never compared or
 //! summed across currencies; a sum beyond the decimal range is an error naming the rows.
 //!
+//! Any metric name is compared (it needs no vocabulary): canonical names have fixed ids,
+//! other names are numbered per side while parsing and given ids shared by both sides at
+//! the join (like partner ids).
+//!
 //! How it stays fast and small: each side is parsed on its own thread straight from the
 //! reader's bytes (ids interned, key packed into a `u64`, value fixed-point `i64`) and
 //! scattered into 256 radix partitions by (canonical partner, day); then both threads take
@@ -20,10 +24,11 @@ use std::sync::mpsc;
 use cutover_plan::Outcome;
 use rust_decimal::Decimal;
 
-use crate::model::Metric;
+use crate::model::{CANONICAL_METRICS, Metric};
 use parse::{
-    CUR_BITS, EXOTIC, Entry, Exotic, FxMap, MAX_PARTNERS, PARTS, SAMPLE, SCALE, SCALE_POW, Side,
-    currency, decode_currency, format_day, format_fixed, ident, parse_side, unpack, with_partner,
+    CANONICAL, CUR_BITS, EXOTIC, Entry, FxMap, MAX_METRICS, MAX_OTHER_METRICS, MAX_PARTNERS,
+    OTHER_METRICS, PARTS, SAMPLE, SCALE, SCALE_POW, Side, currency, decode_currency, format_day,
+    format_fixed, ident, parse_side, unpack, with_ids, with_partner,
 };
 
 pub use parse::HEADER as INPUT_HEADER;
@@ -54,8 +59,14 @@ pub enum ReconError {
     /// the message names the file, line and key.
     #[error("{0}")]
     Overflow(String),
-    #[error("{file}: more than {max} distinct partner ids; compare the files in parts")]
-    TooManyPartners { file: String, max: usize },
+    /// More distinct partner ids, metric names or currencies than the packed key holds;
+    /// `file` is where (a file and line, or both files).
+    #[error("{file}: more than {limit} distinct {what}; compare the files in parts")]
+    TooMany {
+        file: String,
+        what: &'static str,
+        limit: usize,
+    },
 }
 
 /// A row that could not be read, with where it is.
@@ -346,6 +357,43 @@ where
     join(old_side, new_side, crosswalk, tolerance, out)
 }
 
+/// Global metric ids: the canonical ones, old-side names, then new-side names unknown to
+/// OLD.
+struct Metrics {
+    /// Global id -> metric.
+    all: Vec<Metric>,
+    /// New local id -> global id; `None` when they are equal (nothing to rewrite).
+    remap: Option<Vec<u16>>,
+}
+
+fn global_metrics(old: &Side, new: &Side) -> Result<Metrics, ReconError> {
+    let mut all: Vec<Metric> = CANONICAL_METRICS.to_vec();
+    all.extend(old.metric_names.iter().cloned());
+    let mut remap: Vec<u16> = (0..CANONICAL as u16).collect();
+    for m in &new.metric_names {
+        let g = match old.metric_index.get(m.as_str().as_bytes()) {
+            Some(&g) => g,
+            None => {
+                all.push(m.clone());
+                (all.len() - 1) as u16
+            }
+        };
+        remap.push(g);
+    }
+    if all.len() > MAX_METRICS {
+        return Err(ReconError::TooMany {
+            file: format!("{} and {}", old.file, new.file),
+            what: OTHER_METRICS,
+            limit: MAX_OTHER_METRICS,
+        });
+    }
+    let identity = remap.iter().enumerate().all(|(i, &g)| i == g as usize);
+    Ok(Metrics {
+        all,
+        remap: (!identity).then_some(remap),
+    })
+}
+
 /// Global partner ids: old-side indexes first, then new-side canonical ids unknown to OLD.
 struct Partners {
     names: Vec<Box<[u8]>>,
@@ -386,9 +434,10 @@ fn global_partners(
                 Some(&g) => g,
                 None => {
                     if names.len() >= MAX_PARTNERS {
-                        return Err(ReconError::TooManyPartners {
+                        return Err(ReconError::TooMany {
                             file: format!("{} and {}", old.file, new.file),
-                            max: MAX_PARTNERS,
+                            what: "partner ids",
+                            limit: MAX_PARTNERS,
                         });
                     }
                     names.push(canon.into());
@@ -455,6 +504,7 @@ struct Ctx<'a> {
     old: &'a Side,
     new: &'a Side,
     partners: &'a Partners,
+    metrics: &'a Metrics,
     /// Some old id has several new ids: sort the new side by (global, local) key.
     merges: bool,
     tol: FastTol,
@@ -546,6 +596,7 @@ fn join<W: Write>(
     summary.malformed_samples.append(&mut old.malformed_samples);
     summary.malformed_samples.append(&mut new.malformed_samples);
     let partners = global_partners(&old, &new, crosswalk, &mut summary)?;
+    let metrics = global_metrics(&old, &new)?;
     let werr = |e: std::io::Error| ReconError::Write(e.to_string());
     out.write_all(OUTPUT_HEADER.as_bytes()).map_err(werr)?;
     out.write_all(b"\n").map_err(werr)?;
@@ -563,6 +614,7 @@ fn join<W: Write>(
         old: &old,
         new: &new,
         partners: &partners,
+        metrics: &metrics,
         merges: partners.collide,
         tol: FastTol::new(tolerance),
     };
@@ -674,7 +726,8 @@ fn take(m: &std::sync::Mutex<Vec<Vec<Entry>>>) -> Vec<Vec<Entry>> {
 
 /// One side's rows of one key (partner, day, metric), summed.
 struct Run {
-    /// The currency of the first row; `mixed` when another row has another one.
+    /// The currency code of the first row (`parse::encode_currency`; 0: none); `mixed`
+    /// when another row has another one. Codes, not ids: ids are each side's own.
     cur: u16,
     mixed: bool,
     val: Val,
@@ -689,6 +742,18 @@ struct Run {
 }
 
 impl Ctx<'_> {
+    /// A new-side key with the global partner and metric ids (its currency id stays the
+    /// new side's own: currencies are compared by code, never joined on).
+    #[inline]
+    fn global(&self, key: u64) -> u64 {
+        let (p, _, m) = unpack(key);
+        let g = self.partners.remap[p as usize];
+        match &self.metrics.remap {
+            None => with_partner(key, g),
+            Some(r) => with_ids(key, g, r[m as usize], currency(key)),
+        }
+    }
+
     fn partition(
         &self,
         old_chunks: Vec<Vec<Entry>>,
@@ -706,22 +771,19 @@ impl Ctx<'_> {
         a.sort_unstable_by_key(|e| e.key);
         // New side: keep the local key for duplicate detection and exotic lookups; sort by
         // the global key (then the local one when merges may make global keys collide).
-        let remap = &self.partners.remap;
         for c in new_chunks {
             b.extend_from_slice(&c);
         }
         if self.merges {
             // By (global key without currency, local key): one local key's rows stay
             // together (duplicates), whatever their currencies.
-            b.sort_unstable_by_key(|e| {
-                let g = with_partner(e.key, remap[unpack(e.key).0 as usize]);
-                (ident(g), e.key)
-            });
+            b.sort_unstable_by_key(|e| (ident(self.global(e.key)), e.key));
         } else {
-            // Global keys collide only when local keys do: rewrite in place.
+            // Global keys collide only when local keys do (metric ids map one to one):
+            // rewrite in place.
             let mut exotic_locals: FxMap<u64, u64> = FxMap::default();
             for e in b.iter_mut() {
-                let g = with_partner(e.key, remap[unpack(e.key).0 as usize]);
+                let g = self.global(e.key);
                 if e.val == EXOTIC {
                     exotic_locals.insert(g, e.key);
                 }
@@ -745,10 +807,9 @@ impl Ctx<'_> {
         buf: &mut Vec<u8>,
         exotic_globals: Option<&FxMap<u64, u64>>,
     ) -> Result<(), ReconError> {
-        let remap = &self.partners.remap;
         let gident = |e: &Entry| -> u64 {
             if self.merges {
-                ident(with_partner(e.key, remap[unpack(e.key).0 as usize]))
+                ident(self.global(e.key))
             } else {
                 ident(e.key)
             }
@@ -777,7 +838,7 @@ impl Ctx<'_> {
             // The key as packed (partner, day, metric; no currency).
             let key = id << CUR_BITS;
             let o = if ka == Some(id) {
-                let r = sum_run(a, i, own, own, |e| e.key, &self.old.exotic);
+                let r = sum_run(a, i, own, own, |e| e.key, self.old);
                 if r.rows > 1 {
                     self.dup(counts, &self.old.file, key, r.rows);
                 }
@@ -787,7 +848,7 @@ impl Ctx<'_> {
                 None
             };
             let n = if kb == Some(id) {
-                let r = sum_run(b, j, gident, own, new_local, &self.new.exotic);
+                let r = sum_run(b, j, gident, own, new_local, self.new);
                 if r.rows > 1 {
                     self.dup(counts, &self.new.file, key, r.rows);
                 }
@@ -810,11 +871,12 @@ impl Ctx<'_> {
                     counts.currency += 1;
                     if counts.currency_samples.len() < SAMPLE {
                         let (p, d, m) = unpack(key);
-                        let curs = |run: Option<&Run>, side: &[Entry]| -> Vec<String> {
+                        // Each side's entries carry its own currency ids.
+                        let curs = |run: Option<&Run>, rows: &[Entry], side: &Side| {
                             let Some(r) = run else { return Vec::new() };
-                            let mut c: Vec<u16> = side[r.start..r.end]
+                            let mut c: Vec<u16> = rows[r.start..r.end]
                                 .iter()
-                                .map(|e| currency(e.key))
+                                .map(|e| side.currencies[currency(e.key) as usize])
                                 .collect();
                             c.sort_unstable();
                             c.dedup();
@@ -824,9 +886,9 @@ impl Ctx<'_> {
                             partner: String::from_utf8_lossy(&self.partners.names[p as usize])
                                 .into_owned(),
                             day: String::from_utf8_lossy(&format_day(d)).into_owned(),
-                            metric: Metric::ALL[m as usize],
-                            old: curs(o.as_ref(), a),
-                            new: curs(n.as_ref(), b),
+                            metric: self.metrics.all[m as usize].clone(),
+                            old: curs(o.as_ref(), a, self.old),
+                            new: curs(n.as_ref(), b, self.new),
                         });
                     }
                 }
@@ -885,7 +947,7 @@ impl Ctx<'_> {
             "{},{},{}",
             String::from_utf8_lossy(&self.partners.names[p as usize]),
             String::from_utf8_lossy(&format_day(d)),
-            Metric::ALL[m as usize]
+            self.metrics.all[m as usize]
         );
         if cur != 0 {
             s.push(' ');
@@ -902,7 +964,7 @@ impl Ctx<'_> {
                 file: file.to_owned(),
                 partner: String::from_utf8_lossy(&self.partners.names[p as usize]).into_owned(),
                 day: String::from_utf8_lossy(&format_day(d)).into_owned(),
-                metric: Metric::ALL[m as usize],
+                metric: self.metrics.all[m as usize].clone(),
                 rows,
             });
         }
@@ -914,7 +976,7 @@ impl Ctx<'_> {
         buf.push(b',');
         buf.extend_from_slice(&format_day(d));
         buf.push(b',');
-        buf.extend_from_slice(Metric::ALL[m as usize].as_str().as_bytes());
+        write_field(buf, self.metrics.all[m as usize].as_str().as_bytes());
         buf.push(b',');
         if let Some(o) = o {
             o.write(buf);
@@ -932,18 +994,20 @@ impl Ctx<'_> {
 /// Sums the run of entries with the same global key (without currency) starting at
 /// `start`. `local` tells rows of one file key apart from merged ones (duplicates are
 /// adjacent: the run is sorted by (global, local)); `exo_key` is the key the side table of
-/// exotic values uses. Notes whether the rows' currencies differ, and whether the sum
-/// left the decimal range (exotic values; fixed-point ones are i32s summed in an i128).
+/// exotic values uses; `side` is the file of the rows (its exotic values and currency
+/// ids). Notes whether the rows' currencies differ, and whether the sum left the decimal
+/// range (exotic values; fixed-point ones are i32s summed in an i128).
 fn sum_run(
     run: &[Entry],
     start: usize,
     gident: impl Fn(&Entry) -> u64,
     local: impl Fn(&Entry) -> u64,
     exo_key: impl Fn(&Entry) -> u64,
-    exotic: &FxMap<u64, Exotic>,
+    side: &Side,
 ) -> Run {
+    let exotic = &side.exotic;
     let id = gident(&run[start]);
-    let cur = currency(run[start].key);
+    let cur_id = currency(run[start].key);
     let mut mixed = false;
     let mut fixed: i128 = 0;
     let mut dec: Option<Decimal> = None;
@@ -956,7 +1020,7 @@ fn sum_run(
     let mut seen_exotic_locals: Vec<u64> = Vec::new();
     while end < run.len() && gident(&run[end]) == id {
         let e = &run[end];
-        mixed |= currency(e.key) != cur;
+        mixed |= currency(e.key) != cur_id;
         let l = local(e);
         if prev_local == Some(l) {
             same = same.saturating_add(1);
@@ -997,7 +1061,7 @@ fn sum_run(
         },
     };
     Run {
-        cur,
+        cur: side.currencies[cur_id as usize],
         mixed,
         val,
         rows: max_same,

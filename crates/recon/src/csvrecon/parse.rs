@@ -3,7 +3,9 @@
 //! (partner, day, metric and the currency of money metrics) packed into a `u64` and the
 //! value a fixed-point `i32` in hundredths (12 bytes an entry; anything that does not fit —
 //! more decimals, larger than ±21,474,836.47 — goes to a small side table as a
-//! [`Decimal`]).
+//! [`Decimal`]). Metrics and currencies are small ids: canonical metrics fixed, any other
+//! metric name and every currency numbered in order of appearance on this side (the join
+//! maps them to ids shared by both sides).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -13,7 +15,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::{Crosswalk, Malformed, ReconError};
-use crate::model::Metric;
+use crate::model::{CANONICAL_METRICS, Metric};
 
 /// Fixed-point scale of [`Entry::val`].
 pub(crate) const SCALE: u32 = 2;
@@ -29,15 +31,30 @@ const CHUNK: usize = 2048;
 pub(crate) const SAMPLE: usize = 50;
 
 const DAY_BITS: u32 = 22;
-const METRIC_BITS: u32 = 4;
-/// The currency of a money metric: 0 for none, else 1 + the three letters in base 26. The
-/// lowest bits, so a key's rows sort together and the currency is compared, not joined on.
-pub(crate) const CUR_BITS: u32 = 15;
+/// The currency id (0: none), in the lowest bits, so a key's rows sort together and the
+/// currency is compared, not joined on.
+pub(crate) const CUR_BITS: u32 = 8;
+const METRIC_BITS: u32 = 10;
+const METRIC_SHIFT: u32 = CUR_BITS;
+const DAY_SHIFT: u32 = METRIC_SHIFT + METRIC_BITS;
+const PARTNER_SHIFT: u32 = DAY_SHIFT + DAY_BITS;
 const CUR_MASK: u64 = (1 << CUR_BITS) - 1;
-/// What is left for the partner index.
-const PARTNER_SHIFT: u32 = DAY_BITS + METRIC_BITS + CUR_BITS;
-/// Distinct partner ids a comparison can hold (8,388,608).
+const METRIC_MASK: u64 = (1 << METRIC_BITS) - 1;
+const DAY_MASK: u64 = (1 << DAY_BITS) - 1;
+/// Distinct partner ids a comparison can hold (both sides together): 16,777,216.
 pub(crate) const MAX_PARTNERS: usize = 1 << (64 - PARTNER_SHIFT);
+/// Distinct metric ids a comparison can hold, canonical ones included: 1,024.
+pub(crate) const MAX_METRICS: usize = 1 << METRIC_BITS;
+/// Ids below this are the canonical metrics, in [`CANONICAL_METRICS`] order.
+pub(crate) const CANONICAL: usize = CANONICAL_METRICS.len();
+/// Distinct metric names outside the canonical list a comparison can hold: 1,010.
+pub(crate) const MAX_OTHER_METRICS: usize = MAX_METRICS - CANONICAL;
+/// What [`MAX_OTHER_METRICS`] counts, for [`ReconError::TooMany`].
+pub(crate) const OTHER_METRICS: &str = "metric names besides the 14 canonical ones";
+/// Distinct currencies a comparison can hold (id 0 is "no currency"): 255.
+pub(crate) const MAX_CURRENCIES: usize = (1 << CUR_BITS) - 1;
+/// Currency codes ([`encode_currency`]): 0 for none, then the 17,576 three-letter codes.
+const CURRENCY_CODES: usize = 26 * 26 * 26 + 1;
 
 /// One aggregate row: packed key (partner index, day, metric, currency) and fixed-point
 /// value.
@@ -50,26 +67,36 @@ pub(crate) struct Entry {
 }
 
 #[inline]
-pub(crate) fn pack(partner: u32, day: u32, metric: u8, currency: u16) -> u64 {
+pub(crate) fn pack(partner: u32, day: u32, metric: u16, currency: u8) -> u64 {
     ((partner as u64) << PARTNER_SHIFT)
-        | ((day as u64) << (METRIC_BITS + CUR_BITS))
-        | ((metric as u64) << CUR_BITS)
-        | (currency as u64 & CUR_MASK)
+        | ((day as u64) << DAY_SHIFT)
+        | ((metric as u64 & METRIC_MASK) << METRIC_SHIFT)
+        | currency as u64
 }
 
 /// (partner, day, metric) of a key; its currency is [`currency`].
 #[inline]
-pub(crate) fn unpack(key: u64) -> (u32, u32, u8) {
+pub(crate) fn unpack(key: u64) -> (u32, u32, u16) {
     (
         (key >> PARTNER_SHIFT) as u32,
-        ((key >> (METRIC_BITS + CUR_BITS)) & ((1 << DAY_BITS) - 1)) as u32,
-        ((key >> CUR_BITS) & ((1 << METRIC_BITS) - 1)) as u8,
+        ((key >> DAY_SHIFT) & DAY_MASK) as u32,
+        ((key >> METRIC_SHIFT) & METRIC_MASK) as u16,
     )
 }
 
+/// The key with other partner, metric and currency ids (same day).
 #[inline]
-pub(crate) fn currency(key: u64) -> u16 {
-    (key & CUR_MASK) as u16
+pub(crate) fn with_ids(key: u64, partner: u32, metric: u16, currency: u8) -> u64 {
+    (key & (DAY_MASK << DAY_SHIFT))
+        | ((partner as u64) << PARTNER_SHIFT)
+        | ((metric as u64 & METRIC_MASK) << METRIC_SHIFT)
+        | currency as u64
+}
+
+/// The currency id of a key (0: none).
+#[inline]
+pub(crate) fn currency(key: u64) -> u8 {
+    (key & CUR_MASK) as u8
 }
 
 /// The key without its currency: what the two sides are joined on.
@@ -83,7 +110,8 @@ pub(crate) fn with_partner(key: u64, partner: u32) -> u64 {
     (key & ((1u64 << PARTNER_SHIFT) - 1)) | ((partner as u64) << PARTNER_SHIFT)
 }
 
-/// The code of a currency field already checked to be empty or three upper-case letters.
+/// The code of a currency field already checked to be empty or three upper-case letters:
+/// 0 for none, else 1 + the three letters in base 26 (below [`CURRENCY_CODES`]).
 #[inline]
 fn encode_currency(c: &[u8]) -> u16 {
     match c {
@@ -197,6 +225,13 @@ pub(crate) struct Side {
     pub index: FxMap<Box<[u8]>, u32>,
     /// Local partner index -> hash of its canonical (old-side) id.
     pub canon_hash: Vec<u64>,
+    /// Metrics outside the canonical list, by local id − [`CANONICAL`].
+    pub metric_names: Vec<Metric>,
+    pub metric_index: FxMap<Box<[u8]>, u16>,
+    /// Local currency id -> currency code ([`encode_currency`]); id 0 is "no currency".
+    pub currencies: Vec<u16>,
+    /// Currency code -> local id (0: not seen, or "no currency").
+    pub currency_ids: Box<[u8]>,
     pub parts: Vec<Part>,
     /// Values that do not fit the fixed-point form, summed per local key.
     pub exotic: FxMap<u64, Exotic>,
@@ -212,11 +247,76 @@ impl Side {
             names: Vec::new(),
             index: FxMap::default(),
             canon_hash: Vec::new(),
+            metric_names: Vec::new(),
+            metric_index: FxMap::default(),
+            currencies: vec![0],
+            currency_ids: vec![0; CURRENCY_CODES].into(),
             parts: (0..PARTS).map(|_| Part::default()).collect(),
             exotic: FxMap::default(),
             rows: 0,
             malformed: 0,
             malformed_samples: Vec::new(),
+        }
+    }
+
+    /// The local id of a metric outside the canonical list (numbered on first sight).
+    /// `Ok(Err(reason))`: the name is not a metric name (a malformed row).
+    fn other_metric(&mut self, name: &[u8], line: u64) -> Result<Result<u16, String>, ReconError> {
+        if let Some(&id) = self.metric_index.get(name) {
+            return Ok(Ok(id));
+        }
+        let Ok(text) = std::str::from_utf8(name) else {
+            return Ok(Err(format!(
+                "metric \"{}\" is not valid UTF-8",
+                String::from_utf8_lossy(name)
+            )));
+        };
+        let metric = match Metric::parse(text) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if self.metric_names.len() >= MAX_OTHER_METRICS {
+            return Err(ReconError::TooMany {
+                file: format!("{}:{line}", self.file),
+                what: OTHER_METRICS,
+                limit: MAX_OTHER_METRICS,
+            });
+        }
+        let id = (CANONICAL + self.metric_names.len()) as u16;
+        self.metric_names.push(metric);
+        self.metric_index.insert(name.into(), id);
+        Ok(Ok(id))
+    }
+
+    /// The name of a local metric id.
+    pub fn metric(&self, id: u16) -> &Metric {
+        let i = id as usize;
+        CANONICAL_METRICS
+            .get(i)
+            .unwrap_or_else(|| &self.metric_names[i - CANONICAL])
+    }
+
+    /// The local id of a currency code (numbered on first sight; 0 stays "no currency").
+    #[inline]
+    fn currency_id(&mut self, code: u16, line: u64) -> Result<u8, ReconError> {
+        if code == 0 {
+            return Ok(0);
+        }
+        match self.currency_ids[code as usize] {
+            0 => {
+                if self.currencies.len() > MAX_CURRENCIES {
+                    return Err(ReconError::TooMany {
+                        file: format!("{}:{line}", self.file),
+                        what: "currencies",
+                        limit: MAX_CURRENCIES,
+                    });
+                }
+                let id = self.currencies.len() as u8;
+                self.currencies.push(code);
+                self.currency_ids[code as usize] = id;
+                Ok(id)
+            }
+            id => Ok(id),
         }
     }
 
@@ -380,11 +480,12 @@ fn parse_line(
             ),
         );
     };
-    let Some(metric) = parse_metric(metric) else {
-        return side.bad(
-            line_no,
-            format!("unknown metric \"{}\"", String::from_utf8_lossy(metric)),
-        );
+    let metric = match parse_metric(metric) {
+        Some(m) => m,
+        None => match side.other_metric(metric, line_no)? {
+            Ok(m) => m,
+            Err(reason) => return side.bad(line_no, reason),
+        },
     };
     let val = match parse_fixed(value) {
         Some(v) => Ok(v),
@@ -417,9 +518,10 @@ fn parse_line(
             Some(&i) => (i, side.canon_hash[i as usize]),
             None => {
                 if side.names.len() >= MAX_PARTNERS {
-                    return Err(ReconError::TooManyPartners {
+                    return Err(ReconError::TooMany {
                         file: format!("{}:{line_no}", side.file),
-                        max: MAX_PARTNERS,
+                        what: "partner ids",
+                        limit: MAX_PARTNERS,
                     });
                 }
                 let i = side.names.len() as u32;
@@ -437,11 +539,11 @@ fn parse_line(
         last.2 = canon;
         (idx, canon)
     };
-    // Counts carry no currency: only money is in one.
-    let cur = if Metric::ALL[metric as usize].is_money() {
-        encode_currency(currency)
-    } else {
-        0
+    // Counts carry no currency: only money is in one. A metric outside the canonical list
+    // may be either (recon has no vocabulary): its currency is compared, as money's.
+    let cur = match CANONICAL_METRICS.get(metric as usize) {
+        Some(m) if !m.is_money() => 0,
+        _ => side.currency_id(encode_currency(currency), line_no)?,
     };
     let key = pack(idx, day, metric, cur);
     let val = match val {
@@ -454,18 +556,19 @@ fn parse_line(
             match e.sum.checked_add(d) {
                 Some(sum) => e.sum = sum,
                 None => {
+                    let first = e.line;
                     return Err(ReconError::Overflow(format!(
                         "{}:{line_no}: value {d} of {},{},{}{} takes the sum of the key (rows from line {}) beyond the decimal range",
                         side.file,
                         String::from_utf8_lossy(partner),
                         String::from_utf8_lossy(&format_day(day)),
-                        Metric::ALL[metric as usize],
+                        side.metric(metric),
                         if cur == 0 {
                             String::new()
                         } else {
-                            format!(" {}", decode_currency(cur))
+                            format!(" {}", decode_currency(side.currencies[cur as usize]))
                         },
-                        e.line
+                        first
                     )));
                 }
             }
@@ -582,12 +685,27 @@ pub(crate) fn format_day(days: u32) -> [u8; 10] {
     out
 }
 
+/// The id of a canonical metric name (its index in [`CANONICAL_METRICS`]; a test keeps
+/// the two in step). A `match` on the bytes: a jump on the length, then one comparison.
 #[inline]
-pub(crate) fn parse_metric(s: &[u8]) -> Option<u8> {
-    Metric::ALL
-        .iter()
-        .position(|m| m.as_str().as_bytes() == s)
-        .map(|i| i as u8)
+pub(crate) fn parse_metric(s: &[u8]) -> Option<u16> {
+    Some(match s {
+        b"clicks_gross" => 0,
+        b"clicks_unique" => 1,
+        b"registrations" => 2,
+        b"ftd_count" => 3,
+        b"ftd_amount" => 4,
+        b"qualified_ftd" => 5,
+        b"deposits_count" => 6,
+        b"deposits_amount" => 7,
+        b"withdrawals_amount" => 8,
+        b"purchases" => 9,
+        b"purchases_amount" => 10,
+        b"trades" => 11,
+        b"net_revenue" => 12,
+        b"commission" => 13,
+        _ => return None,
+    })
 }
 
 /// `[+-]digits[.digits]` with at most 2 decimals -> value × 100, if it fits an `i32`.
@@ -712,6 +830,16 @@ mod tests {
     }
 
     #[test]
+    fn canonical_metric_ids_follow_the_model() {
+        for (i, m) in CANONICAL_METRICS.iter().enumerate() {
+            assert_eq!(parse_metric(m.as_str().as_bytes()), Some(i as u16), "{m}");
+        }
+        assert_eq!(CANONICAL, 14);
+        assert_eq!(parse_metric(b"clicks"), None);
+        assert_eq!(parse_metric(b"ftd_count "), None);
+    }
+
+    #[test]
     fn fixed_numbers() {
         assert_eq!(parse_fixed(b"12.5"), Some(1_250));
         assert_eq!(parse_fixed(b"-0.01"), Some(-1));
@@ -735,18 +863,38 @@ mod tests {
         assert_eq!(encode_currency(b""), 0);
         for c in ["AAA", "EUR", "USD", "ZZZ"] {
             let code = encode_currency(c.as_bytes());
-            assert!(code > 0 && u64::from(code) <= CUR_MASK, "{c}");
+            assert!(code > 0 && usize::from(code) < CURRENCY_CODES, "{c}");
             assert_eq!(decode_currency(code), c);
         }
-        let key = pack(
-            MAX_PARTNERS as u32 - 1,
-            3_652_058,
-            13,
-            encode_currency(b"ZZZ"),
+    }
+
+    /// Every field at its largest survives packing: the four fields share the 64 bits.
+    #[test]
+    fn key_fields_hold_their_limits() {
+        assert_eq!(
+            (MAX_PARTNERS, MAX_METRICS, MAX_OTHER_METRICS, MAX_CURRENCIES),
+            (16_777_216, 1_024, 1_010, 255)
         );
-        assert_eq!(unpack(key), (MAX_PARTNERS as u32 - 1, 3_652_058, 13));
-        assert_eq!(decode_currency(currency(key)), "ZZZ");
-        assert_eq!(ident(with_partner(key, 7)) >> 26, 7);
+        let last_day = parse_day(b"9999-12-31").unwrap();
+        assert_eq!(last_day, 3_652_058);
+        assert!(u64::from(last_day) <= DAY_MASK);
+        let (p, m, c) = (MAX_PARTNERS as u32 - 1, MAX_METRICS as u16 - 1, u8::MAX);
+        let key = pack(p, last_day, m, c);
+        assert_eq!(unpack(key), (p, last_day, m));
+        assert_eq!(currency(key), c);
+        assert_eq!(format_day(unpack(key).1), *b"9999-12-31");
+        let first = pack(0, parse_day(b"0001-01-01").unwrap(), 0, 0);
+        assert_eq!(first, 0);
+        // Rewriting the ids keeps the day; the currency is below the joined part.
+        let k2 = with_ids(key, 7, 3, 1);
+        assert_eq!(unpack(k2), (7, last_day, 3));
+        assert_eq!(currency(k2), 1);
+        assert_eq!(ident(k2), k2 >> CUR_BITS);
+        assert_eq!(ident(with_partner(k2, 9)) >> (PARTNER_SHIFT - CUR_BITS), 9);
+        // Keys order by partner, then day, then metric, then currency.
+        assert!(pack(0, 1, 0, 0) > pack(0, 0, MAX_METRICS as u16 - 1, u8::MAX));
+        assert!(pack(1, 0, 0, 0) > pack(0, last_day, MAX_METRICS as u16 - 1, u8::MAX));
+        assert!(pack(0, 0, 1, 0) > pack(0, 0, 0, u8::MAX));
     }
 
     #[test]

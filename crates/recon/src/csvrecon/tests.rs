@@ -96,17 +96,16 @@ fn relative_tolerance_scales_with_old() {
 #[test]
 fn malformed_rows_are_reported_with_line_and_never_match() {
     let old = format!(
-        "{H}p,2026-01-01,clicks_gross,10,\np,2026-02-30,clicks_gross,1,\np,2026-01-02,signups,1,\np,2026-01-03,clicks_gross,ten,\np,2026-01-04,clicks_gross\n"
+        "{H}p,2026-01-01,clicks_gross,10,\np,2026-02-30,clicks_gross,1,\np,2026-01-02,,1,\np,2026-01-03,clicks_gross,ten,\np,2026-01-04,clicks_gross\n"
     );
     let new = format!("{H}p,2026-01-01,clicks_gross,10,\np,2026-01-03,clicks_gross,10,\n");
     let (s, out) = run(&old, &new, None, "0", "0");
     assert_eq!(s.malformed, 4);
     let lines: Vec<u64> = s.malformed_samples.iter().map(|m| m.line).collect();
     assert_eq!(lines, vec![3, 4, 5, 6]);
-    assert!(
-        s.malformed_samples[1]
-            .reason
-            .contains("unknown metric \"signups\"")
+    assert_eq!(
+        s.malformed_samples[1].reason,
+        "a metric name must not be empty"
     );
     assert_eq!(s.malformed_samples[0].file, "old.csv");
     assert!(out.contains("p,2026-01-03,clicks_gross,,10,only_new"));
@@ -391,11 +390,241 @@ fn quoted_ids_and_crlf() {
     );
 }
 
+/// Metric names of the property test: canonical counts and money, and names outside the
+/// vocabulary (whose currency recon compares, as money's).
+const NAMES: [&str; 7] = [
+    "clicks_gross",
+    "ftd_amount",
+    "clicks",
+    "ftd",
+    "Net Gaming Revenue",
+    "net_revenue",
+    "clicks_unique",
+];
+
+/// Whether recon compares the currency of a metric: everything but canonical counts.
+fn carries_currency(name: &str) -> bool {
+    Metric::canonical(name).is_none_or(|m| m.is_money())
+}
+
+#[test]
+fn free_metric_names_are_compared() {
+    // Each side numbers names in order of appearance: "ftd" is 1st on old, 2nd on new.
+    let old = format!(
+        "{H}p,2026-01-01,ftd,3,\np,2026-01-01,clicks,10,\np,2026-01-01,only_here,1,\np,2026-01-01,ftd_count,3,\n"
+    );
+    let new = format!(
+        "{H}n,2026-01-01,clicks,10,\nn,2026-01-01,ftd,4,\nn,2026-01-01,\"Deposits, EUR\",7.5,EUR\nn,2026-01-01,ftd_count,3,\n"
+    );
+    let x = "old_partner_id,new_partner_id\np,n\n";
+    let (s, out) = run(&old, &new, Some(x), "0", "0");
+    assert_eq!(s.malformed, 0);
+    assert_eq!(
+        out,
+        "partner_id,day,metric,old_value,new_value,status\n\
+         p,2026-01-01,ftd,3,4,variance\n\
+         p,2026-01-01,only_here,1,,only_old\n\
+         p,2026-01-01,\"Deposits, EUR\",,7.5,only_new\n"
+    );
+    assert_eq!(
+        (s.matched, s.variance, s.only_old, s.only_new),
+        (2, 1, 1, 1)
+    );
+}
+
+#[test]
+fn free_metric_names_with_merged_partners_and_duplicates() {
+    // Two new ids merge into one old id (the sort-by-global path), names in another order.
+    let old = format!("{H}p,2026-01-01,ftd,5,\np,2026-01-01,clicks,10,\n");
+    let new = format!(
+        "{H}n2,2026-01-01,clicks,4,\nn1,2026-01-01,clicks,6,\nn1,2026-01-01,ftd,2,\nn1,2026-01-01,ftd,1,\nn2,2026-01-01,ftd,2,\n"
+    );
+    let x = "old_partner_id,new_partner_id\np,n1\np,n2\n";
+    let (s, out) = run(&old, &new, Some(x), "0", "0");
+    assert_eq!((s.matched, s.duplicates), (2, 1), "{out}");
+    assert_eq!(s.duplicate_samples[0].metric.as_str(), "ftd");
+    assert_eq!(
+        s.duplicate_samples[0].metric,
+        Metric::Other(crate::model::MetricName::new("ftd").unwrap())
+    );
+}
+
+/// Issue 7's currencies and issue 8's free metric names in one comparison: a metric
+/// outside the canonical list has its currency compared (recon cannot know it is a
+/// count), its duplicates and merged rows in different currencies are a mismatch, and
+/// the names and currencies are numbered in another order on each side.
+#[test]
+fn free_metric_names_and_currency_mismatches_in_one_file() {
+    let old = format!(
+        "{H}p,2026-01-01,bonus,10,EUR\n\
+         p,2026-01-01,impressions,500,\n\
+         p,2026-01-01,ftd_amount,100,EUR\n\
+         p,2026-01-01,clicks_gross,5,EUR\n\
+         p,2026-01-02,bonus,4,EUR\n\
+         p,2026-01-02,bonus,6,GBP\n\
+         p,2026-01-02,impressions,7,\n\
+         q,2026-01-01,Net Gaming Revenue,1.005,USD\n\
+         q,2026-01-01,bonus,3,EUR\n"
+    );
+    let new_p = "n,2026-01-02,impressions,7,EUR\n\
+                 n,2026-01-01,impressions,500,\n\
+                 n,2026-01-01,bonus,10,USD\n\
+                 n,2026-01-01,ftd_amount,100,EUR\n\
+                 n,2026-01-01,clicks_gross,5,\n\
+                 n,2026-01-02,bonus,10,EUR\n";
+    let new_q = "m1,2026-01-01,Net Gaming Revenue,1.000,USD\n\
+                 m2,2026-01-01,Net Gaming Revenue,0.005,USD\n\
+                 m1,2026-01-01,bonus,1,EUR\n\
+                 m2,2026-01-01,bonus,2,USD\n";
+    let x = "old_partner_id,new_partner_id\np,n\nq,m1\nq,m2\n";
+    let p_lines = [
+        "p,2026-01-01,bonus,10,10,currency_mismatch",
+        "p,2026-01-02,bonus,,10,currency_mismatch",
+        "p,2026-01-02,impressions,7,7,currency_mismatch",
+    ];
+    // Both new ids of q merge into one (the path that sorts by global key).
+    let (s, out) = run(&old, &format!("{H}{new_p}{new_q}"), Some(x), "0", "0");
+    let mut lines: Vec<&str> = out.lines().skip(1).collect();
+    lines.sort();
+    let mut want = p_lines.to_vec();
+    want.push("q,2026-01-01,bonus,3,,currency_mismatch");
+    assert_eq!(lines, want);
+    // Matches: impressions without currency, ftd_amount in EUR, clicks (a count: its
+    // currency is ignored), and NGR summed over the merged ids (an exotic value).
+    assert_eq!(
+        (s.matched, s.currency_mismatch, s.duplicates, s.malformed),
+        (4, 4, 1, 0)
+    );
+    let mut details: Vec<(String, String)> = s
+        .currency_samples
+        .iter()
+        .map(|c| (c.metric.to_string(), c.detail()))
+        .collect();
+    details.sort();
+    assert_eq!(
+        details,
+        [
+            ("bonus".into(), "old EUR and GBP, new EUR".into()),
+            ("bonus".into(), "old EUR, new EUR and USD".into()),
+            ("bonus".into(), "old EUR, new USD".into()),
+            ("impressions".into(), "old no currency, new EUR".into()),
+        ]
+    );
+    assert!(
+        s.currency_samples
+            .iter()
+            .all(|c| matches!(c.metric, Metric::Other(_)))
+    );
+    assert_eq!(s.duplicate_samples[0].metric.as_str(), "bonus");
+    assert_eq!(
+        s.outcome(),
+        (
+            Outcome::Fail,
+            "0 variance, 0 only_old, 0 only_new, 4 currency_mismatch".into()
+        )
+    );
+    // Without q's merge the new keys are rewritten in place: the same findings for p.
+    let old_p: String = old
+        .lines()
+        .filter(|l| !l.starts_with("q,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (s, out) = run(
+        &old_p,
+        &format!("{H}{new_p}"),
+        Some("old_partner_id,new_partner_id\np,n\n"),
+        "0",
+        "0",
+    );
+    let mut lines: Vec<&str> = out.lines().skip(1).collect();
+    lines.sort();
+    assert_eq!(lines, p_lines);
+    assert_eq!((s.matched, s.currency_mismatch), (3, 3));
+}
+
+/// More distinct currencies, or metric names, than the packed key holds is an error that
+/// names the limit, never a wrong answer or a dropped row.
+#[test]
+fn too_many_currencies_or_metric_names_is_an_error() {
+    let letters = |i: usize| -> String {
+        [i / 676, i / 26 % 26, i % 26]
+            .iter()
+            .map(|&d| char::from(b'A' + d as u8))
+            .collect()
+    };
+    let new = format!("{H}p,2026-01-01,ftd_amount,1,EUR\n");
+    // 255 currencies fit; a count's currency is not counted.
+    let mut old = String::from(H);
+    for i in 0..255 {
+        old.push_str(&format!("p{i},2026-01-01,ftd_amount,1,{}\n", letters(i)));
+    }
+    old.push_str("q,2026-01-01,clicks_gross,1,ZZZ\n");
+    let (r, _) = try_run(&old, &new, None, "0", "0");
+    assert_eq!(r.unwrap().currency_mismatch, 0);
+    old.push_str(&format!("x,2026-01-01,bonus,1,{}\n", letters(255)));
+    let (r, _) = try_run(&old, &new, None, "0", "0");
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "old.csv:258: more than 255 distinct currencies; compare the files in parts"
+    );
+    // 1,010 names besides the canonical ones in one file fit, one more does not.
+    let names = |side: &str, n: usize| -> String {
+        let mut s = String::from(H);
+        for i in 0..n {
+            s.push_str(&format!("p,2026-01-01,{side}_{i},1,\n"));
+        }
+        s
+    };
+    let (r, _) = try_run(&names("m", 1_010), &new, None, "0", "0");
+    assert_eq!(r.unwrap().only_old, 1_010);
+    let (r, _) = try_run(&names("m", 1_011), &new, None, "0", "0");
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "old.csv:1012: more than 1010 distinct metric names besides the 14 canonical ones; compare the files in parts"
+    );
+    // Shared names count once; the two files together may not hold more.
+    let (r, _) = try_run(&names("m", 1_000), &names("m", 1_010), None, "0", "0");
+    assert_eq!(r.unwrap().only_new, 10);
+    let (r, _) = try_run(&names("a", 600), &names("b", 600), None, "0", "0");
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "old.csv and new.csv: more than 1010 distinct metric names besides the 14 canonical ones; compare the files in parts"
+    );
+}
+
+#[test]
+fn bad_metric_names_are_malformed_rows() {
+    let old = format!(
+        "{H}p,2026-01-01,a\u{7}b,1,\np,2026-01-01, ftd,1,\np,2026-01-01,\"{}\",1,\n",
+        "m".repeat(101)
+    );
+    let (s, _) = run(
+        &old,
+        &format!("{H}p,2026-01-01,clicks_gross,1,\n"),
+        None,
+        "0",
+        "0",
+    );
+    let reasons: Vec<&str> = s
+        .malformed_samples
+        .iter()
+        .map(|m| m.reason.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "metric name \"a\\u{7}b\" contains a control character",
+            "metric name \" ftd\" starts or ends with white space",
+            &format!(
+                "metric name \"{}…\" is 101 bytes long; the limit is 100",
+                "m".repeat(100)
+            ),
+        ]
+    );
+}
+
 /// (partner, day, metric, value, scale, currency)
 type Row = (u8, u8, u8, i64, u32, &'static str);
-
-/// Metrics of the generated rows: two counts and a money metric.
-const METRICS: [Metric; 3] = [Metric::ClicksGross, Metric::ClicksUnique, Metric::FtdAmount];
 
 /// The naive reference: parse with `str::split`, sum into BTreeMaps, compare.
 fn reference(
@@ -409,15 +638,15 @@ fn reference(
     let sum = |rows: &[Row]| {
         let mut m: Sums = BTreeMap::new();
         for &(p, day, metric, v, scale, cur) in rows {
-            let metric = METRICS[metric as usize];
+            let metric = NAMES[metric as usize];
             let k = (
                 format!("p{p}"),
                 format!("2026-01-{:02}", day + 1),
-                metric.as_str().to_owned(),
+                metric.to_owned(),
             );
             let e = m.entry(k).or_default();
             e.0 += Decimal::new(v, scale);
-            e.1.insert(if metric.is_money() { cur } else { "" });
+            e.1.insert(if carries_currency(metric) { cur } else { "" });
         }
         m
     };
@@ -459,46 +688,91 @@ fn rows() -> impl Strategy<Value = Vec<Row>> {
     ];
     let currency = prop_oneof![8 => Just("EUR"), 1 => Just("USD"), 1 => Just("")];
     prop::collection::vec(
-        (0u8..6, 0u8..4, 0u8..3, value, currency)
+        (0u8..6, 0u8..4, 0u8..7, value, currency)
             .prop_map(|(p, d, m, (v, s), c)| (p, d, m, v, s, c)),
         0..40,
     )
 }
 
+/// The rows as a CSV side; `id` names partner `p` on the row with this index.
+fn csv_of(rows: &[Row], id: impl Fn(u8, usize) -> String) -> String {
+    let mut s = String::from(H);
+    for (i, &(p, day, metric, v, scale, cur)) in rows.iter().enumerate() {
+        s.push_str(&format!(
+            "{},2026-01-{:02},{},{},{cur}\n",
+            id(p, i),
+            day + 1,
+            NAMES[metric as usize],
+            Decimal::new(v, scale)
+        ));
+    }
+    s
+}
+
+/// The status of each key in a findings file.
+fn statuses(out: &str) -> BTreeMap<(String, String, String), &'static str> {
+    out.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let status = match f[5] {
+                "only_old" => "only_old",
+                "only_new" => "only_new",
+                "variance" => "variance",
+                "within_tolerance" => "within_tolerance",
+                "currency_mismatch" => "currency_mismatch",
+                other => panic!("status {other}"),
+            };
+            ((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()), status)
+        })
+        .collect()
+}
+
 proptest! {
     #[test]
     fn statuses_match_naive_reference(old in rows(), new in rows(), abs in 0i64..300, rel in 0i64..20) {
-        let csv = |rows: &[Row]| {
-            let mut s = String::from(H);
-            for &(p, day, metric, v, scale, cur) in rows {
-                s.push_str(&format!(
-                    "p{p},2026-01-{:02},{},{},{cur}\n",
-                    day + 1,
-                    METRICS[metric as usize].as_str(),
-                    Decimal::new(v, scale)
-                ));
-            }
-            s
-        };
+        let csv = |rows: &[Row]| csv_of(rows, |p, _| format!("p{p}"));
         let (abs, rel) = (Decimal::new(abs, 2), Decimal::new(rel, 2));
         let (_, out) = run(&csv(&old), &csv(&new), None, &abs.to_string(), &rel.to_string());
-        let got: BTreeMap<(String, String, String), &str> = out
-            .lines()
-            .skip(1)
-            .map(|l| {
-                let f: Vec<&str> = l.split(',').collect();
-                let status = match f[5] {
-                    "only_old" => "only_old",
-                    "only_new" => "only_new",
-                    "variance" => "variance",
-                    "within_tolerance" => "within_tolerance",
-                    "currency_mismatch" => "currency_mismatch",
-                    other => panic!("status {other}"),
-                };
-                ((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()), status)
-            })
-            .collect();
-        prop_assert_eq!(got, reference(&old, &new, abs, rel));
+        prop_assert_eq!(statuses(&out), reference(&old, &new, abs, rel));
+    }
+
+    /// The same through a crosswalk: the new side's ids renamed (keys rewritten in place),
+    /// or partner p0 split over two new ids that the crosswalk merges (keys sorted by
+    /// their global form). Metric names and currencies are numbered per side in order of
+    /// appearance, so their ids differ between the sides too.
+    #[test]
+    fn statuses_match_naive_reference_through_a_crosswalk(
+        old in rows(),
+        new in rows(),
+        merge in any::<bool>(),
+        abs in 0i64..300,
+        rel in 0i64..20,
+    ) {
+        let new_id = |p: u8, i: usize| {
+            if merge && p == 0 {
+                format!("n0{}", if i.is_multiple_of(2) { "a" } else { "b" })
+            } else {
+                format!("n{p}")
+            }
+        };
+        let mut x = String::from("old_partner_id,new_partner_id\n");
+        for p in 0..6 {
+            x.push_str(&format!("p{p},n{p}\n"));
+        }
+        if merge {
+            x.push_str("p0,n0a\np0,n0b\n");
+        }
+        let (abs, rel) = (Decimal::new(abs, 2), Decimal::new(rel, 2));
+        let (s, out) = run(
+            &csv_of(&old, |p, _| format!("p{p}")),
+            &csv_of(&new, new_id),
+            Some(&x),
+            &abs.to_string(),
+            &rel.to_string(),
+        );
+        prop_assert_eq!(s.unmapped, 0);
+        prop_assert_eq!(statuses(&out), reference(&old, &new, abs, rel));
     }
 }
 

@@ -71,7 +71,7 @@ pub fn aggregates(rows: &[Row]) -> Vec<&Aggregate> {
     rows.iter()
         .filter_map(|r| match r {
             Row::Aggregate(a) => Some(a),
-            Row::Event(_) => None,
+            _ => None,
         })
         .collect()
 }
