@@ -112,3 +112,29 @@ fn validate_escapes_control_characters_in_file_names() {
         text(&out.stderr)
     );
 }
+
+/// Regression: `cutover validate … | head` panicked (exit 101) once the reader went away.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let plan = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workflows/affiliate-parallel-run.yaml");
+    // Far more output than a pipe buffers, so a write must meet the closed pipe.
+    let files = vec![plan; 3000];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("validate")
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    // Killed by SIGPIPE (13), like any Unix filter, rather than exit 101.
+    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+}
