@@ -25,6 +25,11 @@ pub struct SimArgs {
     /// Serve identical numbers on both platforms (no injected differences).
     #[arg(long)]
     pub no_differences: bool,
+    /// Serve a real pair of platforms: the new one gives partners its own ids (one
+    /// partner split over two accounts, one account handed over on a day) and converts
+    /// money at the ECB's daily rates.
+    #[arg(long, conflicts_with = "no_differences")]
+    pub real_pair: bool,
 }
 
 pub async fn run(args: SimArgs) -> Result<u8, Failure> {
@@ -35,6 +40,8 @@ pub async fn run(args: SimArgs) -> Result<u8, Failure> {
         live: true,
         differences: if args.no_differences {
             Differences::none()
+        } else if args.real_pair {
+            Differences::real_pair()
         } else {
             Differences::default()
         },
@@ -56,7 +63,26 @@ pub async fn run(args: SimArgs) -> Result<u8, Failure> {
         sim.base_url(Platform::New),
         config.keys.new
     );
-    println!("  ground truth: http://{}/truth", sim.addr);
+    println!(
+        "  ground truth: http://{}/truth (add ?from=YYYY-MM-DD&to=YYYY-MM-DD for a window's values)",
+        sim.addr
+    );
+    println!(
+        "  partner lists: http://{a}/old/partners, http://{a}/new/partners; crosswalk: http://{a}/new/partners/history",
+        a = sim.addr
+    );
+    println!(
+        "  rates (ECB): http://{a}/rates/eurofxref-hist.xml, http://{a}/rates/rates.csv; CRM: http://{a}/crm/partners.json, http://{a}/crm/partners.csv",
+        a = sim.addr
+    );
+    println!(
+        "  new platform ids: {}",
+        if config.differences.new_ids {
+            "its own (see /truth partner_ids)"
+        } else {
+            "the old platform's (use --real-pair for its own)"
+        }
+    );
     println!(
         "  {} partners, days {} .. {} (today grows in real time)",
         truth.partners, truth.first_day, truth.last_day

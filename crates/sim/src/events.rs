@@ -129,7 +129,7 @@ impl Program {
             if !new {
                 return v;
             }
-            let v = match d.fx_rate {
+            let v = match self.new_rate(day) {
                 Some(r) => v * r,
                 None => v,
             };
@@ -225,6 +225,13 @@ impl Program {
         }
         let cutoff = self.event_cutoff();
         out.retain(|e| e.recorded_at < cutoff);
+        if new && d.new_ids {
+            for e in &mut out {
+                if let Some(j) = self.index_of(&e.partner) {
+                    e.partner = self.event_account(j, &e.link, day);
+                }
+            }
+        }
         out
     }
 }

@@ -12,6 +12,7 @@
 //! responses, truncated answers and malformed bodies.
 
 mod events;
+mod pair;
 mod program;
 
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 pub use events::{EventKind, SimEvent};
+pub use pair::{AccountRef, Accounts, CrmDrift, PartnerRecord, Transfer, is_business_day};
 pub use program::{Deal, Differences, Facts, Partner, Platform, Program, Truth};
 
 /// Failures the simulator can act out.
@@ -180,6 +182,11 @@ fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/truth", get(truth))
         .route("/{platform}/partners", get(partners))
+        .route("/{platform}/partners/history", get(partner_history))
+        .route("/rates/eurofxref-hist.xml", get(rates_xml))
+        .route("/rates/rates.csv", get(rates_csv))
+        .route("/crm/partners.json", get(crm_json))
+        .route("/crm/partners.csv", get(crm_csv))
         .route(
             "/{platform}/v1/networks/reporting/entity/table",
             post(everflow),
@@ -338,15 +345,23 @@ fn day(s: Option<&str>) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s?.get(..10)?, "%Y-%m-%d").ok()
 }
 
-/// The rows of a window: day-major, then partner.
+/// The rows of a window: day-major, then report slot (partner, or the new platform's
+/// account).
 struct WindowRows<'p> {
     program: &'p Program,
+    platform: Platform,
     from: NaiveDate,
     days: usize,
+    slots: usize,
 }
 
 impl WindowRows<'_> {
-    fn new(program: &Program, from: NaiveDate, to: NaiveDate) -> WindowRows<'_> {
+    fn new(
+        program: &Program,
+        platform: Platform,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> WindowRows<'_> {
         let days = if to < from {
             0
         } else {
@@ -354,49 +369,218 @@ impl WindowRows<'_> {
         };
         WindowRows {
             program,
+            platform,
             from,
             days,
+            slots: program.slots(platform),
         }
     }
 
     fn len(&self) -> usize {
-        self.days * self.program.partners.len()
+        self.days * self.slots
     }
 
-    fn row(&self, idx: usize, platform: Platform) -> (usize, NaiveDate, Facts) {
-        let n = self.program.partners.len();
-        let d = self.from + chrono::Days::new((idx / n) as u64);
-        let p = idx % n;
-        (p, d, self.program.facts(p, d, platform))
+    /// Row `idx`: the partner id as the platform reports it, the day and the facts.
+    fn row(&self, idx: usize) -> (&str, NaiveDate, Facts) {
+        let d = self.from + chrono::Days::new((idx / self.slots) as u64);
+        let (id, f) = self.program.report_row(self.platform, idx % self.slots, d);
+        (id, d, f)
     }
 }
 
-async fn truth(State(state): State<Arc<AppState>>) -> Response {
-    let body = serde_json::to_string_pretty(&state.program.ground_truth()).unwrap_or_default();
+/// What was injected; with `from` and `to` (at most 31 days apart) also the window's
+/// differing values ([`Program::window_truth`]).
+async fn truth(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> Response {
+    let q = query_pairs(raw);
+    let mut t = state.program.ground_truth();
+    match (get_q(&q, "from"), get_q(&q, "to")) {
+        (None, None) => {}
+        (f, to) => match (day(f), day(to)) {
+            (Some(f), Some(to)) if f <= to && (to - f).num_days() <= 31 => {
+                t.window = Some(state.program.window_truth(f, to));
+            }
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "from and to must be days (YYYY-MM-DD), in order, at most 31 days apart",
+                );
+            }
+        },
+    }
+    let body = serde_json::to_string_pretty(&t).unwrap_or_default();
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// The platform's partner list: one entry per partner (old platform) or per account (a
+/// new platform with its own ids, whose `ref_id` is the old platform's id of the
+/// account's current partner), with the master as this platform names it.
 async fn partners(State(state): State<Arc<AppState>>, Path(platform): Path<String>) -> Response {
     let Some(pf) = platform_of(&platform) else {
         return error(StatusCode::NOT_FOUND, "no such platform");
     };
-    let list: Vec<serde_json::Value> = state
-        .program
-        .partners
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            serde_json::json!({
-                "id": p.id, "master": state.program.master(i, pf), "links": p.links,
-                "coupon": p.coupon, "deal": p.deal,
+    let prog = &state.program;
+    let today = prog.today;
+    let list: Vec<serde_json::Value> = match pf {
+        Platform::New if prog.new_ids() => prog
+            .new_records()
+            .into_iter()
+            .map(|r| {
+                let owner = prog
+                    .accounts
+                    .history()
+                    .into_iter()
+                    .filter(|h| h.account == r.id && h.to.is_none_or(|t| today < t))
+                    .map(|h| h.owner)
+                    .next_back()
+                    .unwrap_or(0);
+                let p = &prog.partners[owner];
+                serde_json::json!({
+                    "id": r.id, "ref_id": p.id, "name": r.name, "email": r.email,
+                    "country": r.country, "status": r.status,
+                    "master": prog.master_id(owner, pf, today), "links": p.links,
+                    "coupon": p.coupon, "deal": p.deal,
+                })
             })
-        })
-        .collect();
+            .collect(),
+        _ => prog
+            .partners
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let r = prog.record_of(p.id.clone(), i, false);
+                serde_json::json!({
+                    "id": p.id, "ref_id": p.id, "name": r.name, "email": r.email,
+                    "country": r.country, "status": r.status,
+                    "master": prog.master(i, pf), "links": p.links,
+                    "coupon": p.coupon, "deal": p.deal,
+                })
+            })
+            .collect(),
+    };
+    json_response(&list)
+}
+
+fn json_response<T: serde::Serialize>(v: &T) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        serde_json::to_string(&list).unwrap_or_default(),
+        serde_json::to_string(v).unwrap_or_default(),
     )
         .into_response()
+}
+
+/// The partner crosswalk as the new platform keeps it: one entry per account and owner
+/// period (`ref_id` the old id; `valid_from` inclusive, `valid_to` exclusive, null when
+/// open). On the old platform, and a new one without its own ids, every id refers to
+/// itself.
+async fn partner_history(
+    State(state): State<Arc<AppState>>,
+    Path(platform): Path<String>,
+) -> Response {
+    let Some(pf) = platform_of(&platform) else {
+        return error(StatusCode::NOT_FOUND, "no such platform");
+    };
+    let prog = &state.program;
+    let list: Vec<serde_json::Value> = if pf == Platform::New && prog.new_ids() {
+        prog.accounts
+            .history()
+            .into_iter()
+            .map(|h| {
+                serde_json::json!({
+                    "id": h.account, "ref_id": prog.partners[h.owner].id,
+                    "valid_from": h.from, "valid_to": h.to,
+                })
+            })
+            .collect()
+    } else {
+        prog.partners
+            .iter()
+            .map(|p| serde_json::json!({"id": p.id, "ref_id": p.id, "valid_from": null, "valid_to": null}))
+            .collect()
+    };
+    json_response(&list)
+}
+
+/// The days of a `from`/`to` query (default: the whole history), newest first as the
+/// ECB lists them.
+fn rate_days(prog: &Program, q: &[(String, String)]) -> Vec<NaiveDate> {
+    let from = day(get_q(q, "from")).unwrap_or(prog.first_day);
+    let to = day(get_q(q, "to")).unwrap_or(prog.today);
+    let mut out = Vec::new();
+    let mut d = to;
+    while d >= from {
+        out.push(d);
+        match d.pred_opt() {
+            Some(p) => d = p,
+            None => break,
+        }
+    }
+    out
+}
+
+/// USD per EUR in the ECB's euro foreign exchange reference rate XML
+/// (`eurofxref-hist.xml`): business days only, newest first; `from`/`to` narrow it.
+async fn rates_xml(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> Response {
+    let prog = &state.program;
+    let q = query_pairs(raw);
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gesmes:Envelope xmlns:gesmes=\"http://www.gesmes.org/xml/2002-08-01\" xmlns=\"http://www.ecb.int/vocabulary/2002-08-01/eurofxref\">\n\t<gesmes:subject>Reference rates</gesmes:subject>\n\t<gesmes:Sender>\n\t\t<gesmes:name>European Central Bank</gesmes:name>\n\t</gesmes:Sender>\n\t<Cube>\n",
+    );
+    for d in rate_days(prog, &q) {
+        if let Some(r) = prog.ecb_rate(d) {
+            out.push_str(&format!(
+                "\t\t<Cube time=\"{d}\">\n\t\t\t<Cube currency=\"USD\" rate=\"{r}\"/>\n\t\t</Cube>\n"
+            ));
+        }
+    }
+    out.push_str("\t</Cube>\n</gesmes:Envelope>\n");
+    ([(header::CONTENT_TYPE, "application/xml")], out).into_response()
+}
+
+/// The same rates as CSV, one row per business day: `usd_per_eur` is the ECB quote,
+/// `eur_per_usd` its inverse to 10 decimals (units of EUR for one USD, what a `rates`
+/// source of a EUR plan reads).
+async fn rates_csv(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> Response {
+    let prog = &state.program;
+    let q = query_pairs(raw);
+    let mut out = String::from("day,currency,usd_per_eur,eur_per_usd\n");
+    let mut days = rate_days(prog, &q);
+    days.reverse();
+    for d in days {
+        if let Some(r) = prog.ecb_rate(d) {
+            let inv = pair::eur_per_usd(r);
+            out.push_str(&format!("{d},USD,{r},{inv}\n"));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/csv")], out).into_response()
+}
+
+fn crm_rows(prog: &Program) -> Vec<serde_json::Value> {
+    prog.crm_records()
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "partner_id": r.id, "name": r.name, "email": r.email,
+                "country": r.country, "status": r.status,
+            })
+        })
+        .collect()
+}
+
+/// The CRM's partner table (synced from the new platform, keyed by its ids) as JSON.
+async fn crm_json(State(state): State<Arc<AppState>>) -> Response {
+    json_response(&crm_rows(&state.program))
+}
+
+/// The CRM's partner table as CSV.
+async fn crm_csv(State(state): State<Arc<AppState>>) -> Response {
+    let mut out = String::from("partner_id,name,email,country,status\n");
+    for r in state.program.crm_records() {
+        out.push_str(&format!(
+            "{},{},{},{},{}\n",
+            r.id, r.name, r.email, r.country, r.status
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/csv")], out).into_response()
 }
 
 fn d4(v: Decimal) -> String {
@@ -429,7 +613,7 @@ async fn everflow(
             "from and to are required (YYYY-MM-DD)",
         );
     };
-    let rows = WindowRows::new(&state.program, from, to);
+    let rows = WindowRows::new(&state.program, pf, from, to);
     let cap = 10_000usize;
     let n = rows.len().min(cap);
     let incomplete = rows.len() > cap || state.faults.truncate;
@@ -437,7 +621,7 @@ async fn everflow(
     let mut out = String::with_capacity(n * 260 + 64);
     out.push_str("{\"table\":[");
     for i in 0..n {
-        let (p, d, f) = rows.row(i, pf);
+        let (id, d, f) = rows.row(i);
         if i > 0 {
             out.push(',');
         }
@@ -452,7 +636,6 @@ async fn everflow(
             f.ftd_count,
             d4(f.commission),
             d4(f.net_revenue),
-            id = state.program.partners[p].id,
         ));
     }
     out.push_str(&format!("],\"incomplete_results\":{incomplete}}}"));
@@ -487,7 +670,7 @@ async fn tune(
         .and_then(|v| v.parse().ok())
         .unwrap_or(50)
         .clamp(1, 100_000);
-    let rows = WindowRows::new(&state.program, from, to);
+    let rows = WindowRows::new(&state.program, pf, from, to);
     let total = rows.len();
     let page_count = total.div_ceil(limit);
     // Saturating: page and limit come from the request.
@@ -504,13 +687,12 @@ async fn tune(
         end.saturating_sub(start)
     ));
     for i in start..end {
-        let (p, d, f) = rows.row(i, pf);
+        let (id, d, f) = rows.row(i);
         if i > start {
             out.push(',');
         }
         out.push_str(&format!(
-            "{{\"Stat\":{{\"affiliate_id\":\"{}\",\"date\":\"{d}\",\"clicks\":\"{}\",\"unique_clicks\":\"{}\",\"conversions\":\"{}\",\"payout\":\"{}\",\"revenue\":\"{}\",\"currency\":\"{currency}\"}}}}",
-            state.program.partners[p].id,
+            "{{\"Stat\":{{\"affiliate_id\":\"{id}\",\"date\":\"{d}\",\"clicks\":\"{}\",\"unique_clicks\":\"{}\",\"conversions\":\"{}\",\"payout\":\"{}\",\"revenue\":\"{}\",\"currency\":\"{currency}\"}}}}",
             f.clicks_gross,
             f.clicks_unique,
             f.ftd_count,
@@ -545,7 +727,7 @@ async fn cake(
         .and_then(|v| v.parse().ok())
         .unwrap_or(100)
         .clamp(1, 10_000);
-    let rows = WindowRows::new(&state.program, from, to);
+    let rows = WindowRows::new(&state.program, pf, from, to);
     let total = rows.len();
     let start = start_at - 1;
     let end = if state.faults.truncate {
@@ -559,13 +741,12 @@ async fn cake(
         "{{\"request_status\":\"Success\",\"response\":{{\"row_count\":{total},\"data\":{{\"affiliates\":["
     ));
     for i in start..end.max(start) {
-        let (p, d, f) = rows.row(i, pf);
+        let (id, d, f) = rows.row(i);
         if i > start {
             out.push(',');
         }
         out.push_str(&format!(
-            "{{\"affiliate_id\":{},\"date\":\"{d}\",\"clicks\":{},\"unique_clicks\":{},\"conversions\":{},\"cost\":{},\"revenue\":{}}}",
-            state.program.partners[p].id,
+            "{{\"affiliate_id\":{id},\"date\":\"{d}\",\"clicks\":{},\"unique_clicks\":{},\"conversions\":{},\"cost\":{},\"revenue\":{}}}",
             f.clicks_gross,
             f.clicks_unique,
             f.ftd_count,
@@ -589,15 +770,14 @@ async fn csv_export(
     let (Some(from), Some(to)) = (day(get_q(&q, "from")), day(get_q(&q, "to"))) else {
         return error(StatusCode::BAD_REQUEST, "from and to are required");
     };
-    let rows = WindowRows::new(&state.program, from, to);
+    let rows = WindowRows::new(&state.program, pf, from, to);
     let currency = state.program.currency(pf);
     let mut out =
         String::from("date,partner_id,clicks,registrations,ftd,ftd_amount,commission,currency\n");
     for i in 0..rows.len() {
-        let (p, d, f) = rows.row(i, pf);
+        let (id, d, f) = rows.row(i);
         out.push_str(&format!(
-            "{d},{},{},{},{},{},{},{currency}\n",
-            state.program.partners[p].id,
+            "{d},{id},{},{},{},{},{},{currency}\n",
             f.clicks_gross,
             f.registrations,
             f.ftd_count,

@@ -7,6 +7,8 @@ use chrono::{Datelike, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
+use crate::pair::Accounts;
+
 /// Which platform is answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,6 +42,15 @@ pub struct Differences {
     pub lost_link: bool,
     /// Defect: the new platform pays one partner at 90% of its deal.
     pub wrong_rate: bool,
+    /// The new platform reports partners under its own ids (see [`crate::Accounts`]):
+    /// one partner split over two accounts, one account handed over on a day.
+    pub new_ids: bool,
+    /// The new platform converts money to USD at each day's ECB rate (the last business
+    /// day's at weekends) instead of the constant `fx_rate`.
+    pub daily_rates: bool,
+    /// The CRM's copy of the new platform's partner records misses one record, has one
+    /// country that differs and one status that differs only in case.
+    pub crm_drift: bool,
 }
 
 impl Default for Differences {
@@ -55,6 +66,9 @@ impl Default for Differences {
             coupon_precedence: true,
             lost_link: true,
             wrong_rate: true,
+            new_ids: false,
+            daily_rates: false,
+            crm_drift: true,
         }
     }
 }
@@ -73,6 +87,19 @@ impl Differences {
             coupon_precedence: false,
             lost_link: false,
             wrong_rate: false,
+            new_ids: false,
+            daily_rates: false,
+            crm_drift: false,
+        }
+    }
+
+    /// The default differences on a real pair of platforms: the new one also has its
+    /// own partner ids and converts money at the ECB's daily rates.
+    pub fn real_pair() -> Self {
+        Differences {
+            new_ids: true,
+            daily_rates: true,
+            ..Differences::default()
         }
     }
 }
@@ -131,6 +158,21 @@ pub struct Truth {
     pub defects: Vec<serde_json::Value>,
     /// How the differences and defects show in the event-level data (Impact Actions).
     pub events: Vec<serde_json::Value>,
+    /// How the new platform's partner ids map to the old ones (`new_ids` false: ids are
+    /// the same on both platforms).
+    pub partner_ids: serde_json::Value,
+    /// The rates the new platform converts money with, and where they are served.
+    pub rates: serde_json::Value,
+    /// What a `rollup` check finds: the sub-partner under another master.
+    pub rollup: Vec<serde_json::Value>,
+    /// What a `record_sync` check of the new platform's partners against the CRM finds.
+    pub record_sync: Vec<serde_json::Value>,
+    /// What a `payout` check finds, per partner, and the deals to check it with.
+    pub payout: serde_json::Value,
+    /// With `?from=&to=`: per partner (old ids), day and metric, the old value and the
+    /// new one (mapped to old ids, in its currency and converted to EUR).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<serde_json::Value>,
 }
 
 /// The seeded program.
@@ -150,6 +192,8 @@ pub struct Program {
     pub lost_link_partner: usize,
     pub wrong_rate_partner: usize,
     pub moved_sub: usize,
+    /// The new platform's accounts (used when `diffs.new_ids` is on).
+    pub accounts: Accounts,
 }
 
 pub(crate) fn mix(mut x: u64) -> u64 {
@@ -222,11 +266,26 @@ impl Program {
         if coupon_to == moved_sub {
             coupon_to = (coupon_to + 1) % n;
         }
+        let first_day = today - chrono::Days::new(u64::from(days));
+        let accounts = Accounts::new(
+            seed,
+            n,
+            masters,
+            &[
+                moved_sub,
+                coupon_to,
+                coupon_from,
+                lost_link_partner,
+                wrong_rate_partner,
+            ],
+            first_day,
+            today,
+        );
         Program {
             seed,
             partners: list,
             diffs,
-            first_day: today - chrono::Days::new(u64::from(days)),
+            first_day,
             today,
             live: false,
             coupon_from,
@@ -234,6 +293,7 @@ impl Program {
             lost_link_partner,
             wrong_rate_partner,
             moved_sub,
+            accounts,
         }
     }
 
@@ -364,8 +424,9 @@ impl Program {
         if d.unique_clicks {
             f.clicks_gross = f.clicks_unique;
         }
+        let rate = self.new_rate(day);
         let money = |v: Decimal| {
-            let v = match d.fx_rate {
+            let v = match rate {
                 Some(r) => v * r,
                 None => v,
             };
@@ -382,8 +443,8 @@ impl Program {
     }
 
     pub fn currency(&self, platform: Platform) -> &'static str {
-        match (platform, self.diffs.fx_rate) {
-            (Platform::New, Some(_)) => "USD",
+        match platform {
+            Platform::New if self.diffs.fx_rate.is_some() || self.diffs.daily_rates => "USD",
             _ => "EUR",
         }
     }
@@ -397,7 +458,11 @@ impl Program {
         if d.tz_shift {
             differences.push(json!({"cause": "timezone_day_shift", "share_moved_to_next_day": "1/8", "detail": "the new platform's day starts an hour earlier"}));
         }
-        if let Some(r) = d.fx_rate {
+        if d.daily_rates {
+            differences.push(
+                json!({"cause": "fx_rate", "from": "EUR", "to": "USD", "rate": "ecb_daily", "detail": "each day's ECB rate (the last business day's at weekends), served at /rates/eurofxref-hist.xml"}),
+            );
+        } else if let Some(r) = d.fx_rate {
             differences.push(
                 json!({"cause": "fx_rate", "from": "EUR", "to": "USD", "rate": r.to_string()}),
             );
@@ -429,6 +494,7 @@ impl Program {
             defects.push(json!({"defect": "wrong_deal_rate", "partner": p(self.wrong_rate_partner), "deal": self.partners[self.wrong_rate_partner].deal, "applied": "90% of the deal"}));
         }
         let events = self.event_truth();
+        let pair = self.pair_truth();
         Truth {
             seed: self.seed,
             partners: self.partners.len(),
@@ -439,6 +505,12 @@ impl Program {
             differences,
             defects,
             events,
+            partner_ids: pair.partner_ids,
+            rates: pair.rates,
+            rollup: pair.rollup,
+            record_sync: pair.record_sync,
+            payout: pair.payout,
+            window: None,
         }
     }
 }
