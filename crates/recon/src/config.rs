@@ -273,8 +273,35 @@ mod tests {
 
     #[test]
     fn payout_deal_from_plan_matches_domain_example() {
+        // The example plan's payout deals are the simulator's; the domain example's
+        // tiered deal lives here.
         let text = include_str!("../../../workflows/affiliate-parallel-run.yaml");
-        let l = cutover_plan::load("w.yaml", text).unwrap();
+        let start = text.find("  - id: payout_shadow").unwrap();
+        let end = start + text[start..].find("  - id: ftd_event_drilldown").unwrap();
+        let text = text.replace(
+            &text[start..end],
+            "  - id: payout_shadow
+    layer: finance
+    kind: payout
+    schedule: \"0 9 * * 1\"
+    params:
+      tolerance: \"50.00\"
+      ngr: { ggr_factor: 0.835, payment_fee: 0.10 }
+      deals:
+        - partner: aff-001
+          currency: EUR
+          revshare:
+            mode: marginal
+            tiers:
+              - { up_to: 20000, rate: 0.25 }
+              - { up_to: 50000, rate: 0.30 }
+              - { rate: 0.35 }
+          negative_carryover: true
+          carryover_cap: \"10000\"
+          sub_override: 0.05
+",
+        );
+        let l = cutover_plan::load("w.yaml", &text).unwrap();
         let cfg = l
             .plan
             .check("payout_shadow")

@@ -501,9 +501,16 @@ async fn partner_history(
 }
 
 /// The days of a `from`/`to` query (default: the whole history), newest first as the
-/// ECB lists them.
+/// ECB lists them. The window starts at the last business day on or before `from`, so
+/// a window opening on a weekend still has the rate in force then.
 fn rate_days(prog: &Program, q: &[(String, String)]) -> Vec<NaiveDate> {
-    let from = day(get_q(q, "from")).unwrap_or(prog.first_day);
+    let mut from = day(get_q(q, "from")).unwrap_or(prog.first_day);
+    for _ in 0..7 {
+        if is_business_day(from) {
+            break;
+        }
+        from = from.pred_opt().unwrap_or(from);
+    }
     let to = day(get_q(q, "to")).unwrap_or(prog.today);
     let mut out = Vec::new();
     let mut d = to;

@@ -284,7 +284,8 @@ async fn rates_come_in_the_ecb_shape_without_weekends_and_the_new_money_uses_the
     )
     .await;
     assert_eq!(xml, again, "deterministic");
-    let (_, csv) = get(&s, "/rates/rates.csv?from=2026-11-13&to=2026-11-16").await;
+    // A window opening on Sunday starts with Friday's rate, the one in force then.
+    let (_, csv) = get(&s, "/rates/rates.csv?from=2026-11-15&to=2026-11-16").await;
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "day,currency,usd_per_eur,eur_per_usd");
     assert_eq!(lines.len(), 3, "{csv}");
