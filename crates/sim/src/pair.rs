@@ -399,6 +399,7 @@ pub(crate) struct PairTruth {
     pub rollup: Vec<serde_json::Value>,
     pub record_sync: Vec<serde_json::Value>,
     pub payout: serde_json::Value,
+    pub attribution: serde_json::Value,
 }
 
 /// A partner's deal as a plan's `payout` check writes it (money in EUR).
@@ -530,12 +531,38 @@ impl Program {
             "pending_days": d.pending_days,
             "detail": "every FTD qualifies (qualified_ftd = ftd_count); the new platform's commission of the last pending_days days is 70% (pending), so a period ending then differs for every partner",
         });
+        // Trackers: the split partner's second link (its events land on the second
+        // account), a quiet partner's first link, and the coupon the platforms attribute
+        // differently.
+        let mut links = serde_json::Map::new();
+        let mut expected = Vec::new();
+        let m = a.merged;
+        links.insert(self.partners[m].links[1].clone(), json!(id(m)));
+        if let Some(q) = checked
+            .iter()
+            .find(|i| Some(**i) != d.wrong_rate.then_some(self.wrong_rate_partner))
+        {
+            links.insert(self.partners[*q].links[0].clone(), json!(id(*q)));
+        }
+        let mut coupons = serde_json::Map::new();
+        if let Some(c) = &self.partners[self.coupon_to].coupon {
+            coupons.insert(c.clone(), json!(id(self.coupon_to)));
+            if d.coupon_precedence {
+                expected.push(json!({
+                    "code": "disagrees_with_old", "tracker": c,
+                    "old_partner": id(self.coupon_from), "new_partner": id(self.coupon_to),
+                    "detail": "the old platform credits the link owner with a quarter of its FTDs that carry the coupon",
+                }));
+            }
+        }
+        let attribution = json!({"links": links, "coupons": coupons, "expected": expected});
         PairTruth {
             partner_ids,
             rates,
             rollup,
             record_sync,
             payout,
+            attribution,
         }
     }
 }

@@ -169,6 +169,8 @@ pub struct Truth {
     pub record_sync: Vec<serde_json::Value>,
     /// What a `payout` check finds, per partner, and the deals to check it with.
     pub payout: serde_json::Value,
+    /// Links and coupons an `attribution` check can watch, and what it finds.
+    pub attribution: serde_json::Value,
     /// With `?from=&to=`: per partner (old ids), day and metric, the old value and the
     /// new one (mapped to old ids, in its currency and converted to EUR).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -510,6 +512,7 @@ impl Program {
             rollup: pair.rollup,
             record_sync: pair.record_sync,
             payout: pair.payout,
+            attribution: pair.attribution,
             window: None,
         }
     }

@@ -1,0 +1,148 @@
+//! End-to-end: `cutover sim --real-pair` serves everything the example plan
+//! (`workflows/affiliate-parallel-run.yaml`) reads: every reference source of the plan
+//! pulls complete from it, and the ids the plan writes by hand (payout deals, attribution
+//! trackers) are the ones the simulator's `/truth` names for its default seed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+
+use cutover_plan::check_config::CheckConfig;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cutover");
+const PLAN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/workflows/affiliate-parallel-run.yaml"
+);
+
+struct Sim(Child);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `cutover sim --real-pair --port 0` with the plan's seed and partner count.
+fn start() -> (Sim, String) {
+    let mut child = Command::new(BIN)
+        .args(["sim", "--real-pair", "--seed", "1", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sim");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("first line");
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
+    let addr = line
+        .trim()
+        .strip_prefix("simulated platforms on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (Sim(child), addr)
+}
+
+fn truth(addr: &str) -> serde_json::Value {
+    let host = addr.strip_prefix("http://").expect("http address");
+    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    write!(s, "GET /truth HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    serde_json::from_str(text.split_once("\r\n\r\n").expect("a body").1).expect("JSON")
+}
+
+#[test]
+fn the_example_plan_reads_its_reference_data_from_the_simulator() {
+    let (_sim, base) = start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+    let today = chrono::Utc::now().date_naive();
+    let from = (today - chrono::Days::new(10)).to_string();
+    let to = (today - chrono::Days::new(4)).to_string();
+    let pull = |source: &str| {
+        let o = Command::new(BIN)
+            .args(["pull", source, "--from", &from, "--to", &to, "--plan", PLAN])
+            .current_dir(dir.path())
+            .env("CUTOVER_DATABASE_URL", &db)
+            .env("EVERFLOW_BASE_URL", format!("{base}/old"))
+            .env("TUNE_BASE_URL", format!("{base}/new"))
+            .env("ECB_RATES_URL", format!("{base}/rates/rates.csv"))
+            .env("CRM_EXPORT_URL", format!("{base}/crm/partners.csv"))
+            .output()
+            .expect("run pull");
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{source}: {out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.contains("(complete)"), "{source}: {out}");
+        out
+    };
+    // 300 partners; the new platform has two more accounts (a split partner's second
+    // one, an account handed over), the crosswalk one more row (the hand-over's two
+    // owners), the CRM one record fewer.
+    for (source, rows) in [
+        ("partner_crosswalk", 303),
+        ("old_partner_tree", 300),
+        ("new_partner_tree", 302),
+        ("new_partner_records", 302),
+        ("crm_partners", 301),
+    ] {
+        let out = pull(source);
+        assert!(out.starts_with(&format!("{source}: {rows} rows ")), "{out}");
+    }
+    // Rates: the window's business days, and the Friday before if it opens on a weekend.
+    let out = pull("ecb_daily");
+    let rows: usize = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("a row count");
+    assert!((5..=6).contains(&rows), "{out}");
+
+    // The plan's hand-written ids are the simulator's.
+    let t = truth(&base);
+    let l = cutover_plan::load("plan.yaml", &std::fs::read_to_string(PLAN).unwrap())
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    let cfg = |id: &str| l.plan.check(id).unwrap().config().unwrap().unwrap();
+    let CheckConfig::Payout(p) = cfg("payout_shadow") else {
+        panic!("payout")
+    };
+    let deals = t["payout"]["deals"].as_array().unwrap();
+    assert_eq!(p.deals.len(), deals.len());
+    for (mine, want) in p.deals.iter().zip(deals) {
+        assert_eq!(mine.partner, want["partner"].as_str().unwrap());
+        let amount = mine.cpa.as_ref().map(|c| c.amount.to_string());
+        assert_eq!(amount.as_deref(), want["cpa"]["amount"].as_str());
+        let rate = mine
+            .revshare
+            .as_ref()
+            .map(|r| r.tiers[0].1.normalize().to_string());
+        assert_eq!(rate.as_deref(), want["revshare"]["rate"].as_str());
+    }
+    let CheckConfig::Attribution(a) = cfg("top_partner_attribution") else {
+        panic!("attribution")
+    };
+    let pairs = |v: &serde_json::Value| {
+        let mut out: Vec<(String, String)> = v
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        out.sort();
+        out
+    };
+    let (mut links, mut coupons) = (a.links.clone(), a.coupons.clone());
+    links.sort();
+    coupons.sort();
+    assert_eq!(links, pairs(&t["attribution"]["links"]));
+    assert_eq!(coupons, pairs(&t["attribution"]["coupons"]));
+}
