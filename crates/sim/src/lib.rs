@@ -421,27 +421,31 @@ async fn partners(State(state): State<Arc<AppState>>, Path(platform): Path<Strin
     let prog = &state.program;
     let today = prog.today;
     let list: Vec<serde_json::Value> = match pf {
-        Platform::New if prog.new_ids() => prog
-            .new_records()
-            .into_iter()
-            .map(|r| {
-                let owner = prog
-                    .accounts
-                    .history()
-                    .into_iter()
-                    .filter(|h| h.account == r.id && h.to.is_none_or(|t| today < t))
-                    .map(|h| h.owner)
-                    .next_back()
-                    .unwrap_or(0);
-                let p = &prog.partners[owner];
-                serde_json::json!({
-                    "id": r.id, "ref_id": p.id, "name": r.name, "email": r.email,
-                    "country": r.country, "status": r.status,
-                    "master": prog.master_id(owner, pf, today), "links": p.links,
-                    "coupon": p.coupon, "deal": p.deal,
+        Platform::New if prog.new_ids() => {
+            // Each account's current owner (or its last one, for a closed account).
+            let mut owners: std::collections::HashMap<String, (bool, usize)> =
+                std::collections::HashMap::new();
+            for h in prog.accounts.history() {
+                let current = h.to.is_none_or(|t| today < t);
+                let e = owners.entry(h.account).or_insert((current, h.owner));
+                if current || !e.0 {
+                    *e = (current, h.owner);
+                }
+            }
+            prog.new_records()
+                .into_iter()
+                .map(|r| {
+                    let owner = owners.get(&r.id).map_or(0, |o| o.1);
+                    let p = &prog.partners[owner];
+                    serde_json::json!({
+                        "id": r.id, "ref_id": p.id, "name": r.name, "email": r.email,
+                        "country": r.country, "status": r.status,
+                        "master": prog.master_id(owner, pf, today), "links": p.links,
+                        "coupon": p.coupon, "deal": p.deal,
+                    })
                 })
-            })
-            .collect(),
+                .collect()
+        }
         _ => prog
             .partners
             .iter()

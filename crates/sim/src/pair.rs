@@ -712,8 +712,85 @@ impl Program {
             "from": from, "to": to,
             "differing": rows.len(), "equal": same,
             "rows": rows,
+            "rollup": self.window_rollup(from, to),
             "payout": sums,
         })
+    }
+
+    /// Per master (old ids) and metric, the window's total on each platform's own tree:
+    /// the master's rows and its subs' (new values in EUR, mapped to old ids), and which
+    /// sub-partner the new tree moved in or out.
+    fn window_rollup(&self, from: NaiveDate, to: NaiveDate) -> Vec<serde_json::Value> {
+        const METRICS: [&str; 4] = ["clicks_unique", "ftd_count", "net_revenue", "commission"];
+        let n = self.partners.len();
+        let masters: Vec<usize> = (0..n)
+            .filter(|m| {
+                let id = Some(&self.partners[*m].id);
+                (0..n).any(|i| {
+                    self.master(i, Platform::Old).as_ref() == id
+                        || self.master(i, Platform::New).as_ref() == id
+                })
+            })
+            .collect();
+        let top = |i: usize, pf: Platform| -> usize {
+            self.master(i, pf)
+                .and_then(|m| self.index_of(&m))
+                .unwrap_or(i)
+        };
+        let mut out = Vec::new();
+        for m in masters {
+            let mut old = [Decimal::ZERO; 4];
+            let mut new = [Decimal::ZERO; 4];
+            let mut d = from;
+            while d <= to {
+                let rate = self.new_rate(d).map(eur_per_usd);
+                for i in 0..n {
+                    let (in_old, in_new) = (top(i, Platform::Old) == m, top(i, Platform::New) == m);
+                    if !in_old && !in_new {
+                        continue;
+                    }
+                    let (o, f) = (
+                        self.facts(i, d, Platform::Old),
+                        self.facts(i, d, Platform::New),
+                    );
+                    for (k, name) in METRICS.iter().enumerate() {
+                        if in_old {
+                            old[k] += metric(&o, name);
+                        }
+                        if in_new {
+                            let v = metric(&f, name);
+                            new[k] += match rate {
+                                Some(r) if matches!(*name, "net_revenue" | "commission") => {
+                                    (v * r).round_dp(4)
+                                }
+                                _ => v,
+                            };
+                        }
+                    }
+                }
+                match d.succ_opt() {
+                    Some(x) => d = x,
+                    None => break,
+                }
+            }
+            let moved = self.diffs.sub_partner_moved.then_some(self.moved_sub);
+            let structural = moved.and_then(|s| {
+                let (o, nw) = (top(s, Platform::Old) == m, top(s, Platform::New) == m);
+                match (o, nw) {
+                    (true, false) => Some(json!({"loses": self.partners[s].id})),
+                    (false, true) => Some(json!({"gains": self.partners[s].id})),
+                    _ => None,
+                }
+            });
+            for (k, name) in METRICS.iter().enumerate() {
+                out.push(json!({
+                    "master": self.partners[m].id, "metric": name,
+                    "old": old[k].to_string(), "new_eur": new[k].to_string(),
+                    "structural": structural,
+                }));
+            }
+        }
+        out
     }
 }
 

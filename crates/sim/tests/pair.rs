@@ -390,6 +390,38 @@ async fn truth_of_a_window_lists_what_differs_and_the_payout_sums() {
         );
         assert!(n < o, "{r}");
     }
+    // Rollup: exactly the moved sub-partner's two masters carry a structural change,
+    // and the one that gains it gains about its traffic.
+    let moved = &t["rollup"][0];
+    let roll = w["rollup"].as_array().unwrap();
+    let mut changed: Vec<(String, String)> = roll
+        .iter()
+        .filter(|r| !r["structural"].is_null())
+        .map(|r| {
+            let s = r["structural"].as_object().unwrap();
+            let (k, v) = s.iter().next().unwrap();
+            (
+                r["master"].as_str().unwrap().to_owned(),
+                format!("{k} {}", v.as_str().unwrap()),
+            )
+        })
+        .collect();
+    changed.dedup();
+    let sub = moved["partner"].as_str().unwrap();
+    assert_eq!(changed, {
+        let mut v = vec![
+            (
+                moved["old_master"].as_str().unwrap().to_owned(),
+                format!("loses {sub}"),
+            ),
+            (
+                moved["new_master"].as_str().unwrap().to_owned(),
+                format!("gains {sub}"),
+            ),
+        ];
+        v.sort();
+        v
+    });
     // Payout sums: the wrongly paid partner's new commission is about 90% of the old.
     let wrong = t["defects"][1]["partner"].as_str().unwrap();
     let deals = t["payout"]["deals"].as_array().unwrap();
