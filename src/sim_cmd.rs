@@ -104,7 +104,7 @@ pub async fn run(args: SimArgs) -> Result<u8, Failure> {
         config.keys.old
     );
     println!(
-        "  new platform's events and the reference data of workflows/affiliate-parallel-run.yaml: export NEW_IMPACT_BASE_URL={new} NEW_IMPACT_ACCOUNT_SID=IRsim NEW_IMPACT_AUTH_TOKEN={key} ECB_RATES_URL=http://{a}/rates/rates.csv CRM_EXPORT_URL=http://{a}/crm/partners.csv",
+        "  new platform's events and the reference data of workflows/affiliate-parallel-run.yaml: export NEW_IMPACT_BASE_URL={new} NEW_IMPACT_ACCOUNT_SID=IRsim NEW_IMPACT_AUTH_TOKEN={key} ECB_RATES_URL=http://{a}/rates/eurofxref-hist.xml ECB_RATES_CSV_URL=http://{a}/rates/rates.csv CRM_EXPORT_URL=http://{a}/crm/partners.csv",
         new = sim.base_url(Platform::New),
         key = config.keys.new,
         a = sim.addr
