@@ -86,12 +86,12 @@ fn the_example_plan_reads_its_reference_data_from_the_simulator() {
         out
     };
     // 300 partners; the new platform has two more accounts (a split partner's second
-    // one, an account handed over), the crosswalk one more row (the hand-over's two
-    // owners), the CRM one record fewer.
+    // one, an account handed over), its history (crosswalk, dated tree) one more row
+    // (the hand-over's two owners), the CRM one record fewer.
     for (source, rows) in [
         ("partner_crosswalk", 303),
         ("old_partner_tree", 300),
-        ("new_partner_tree", 302),
+        ("new_partner_tree", 303),
         ("new_partner_records", 302),
         ("crm_partners", 301),
     ] {

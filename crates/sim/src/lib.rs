@@ -473,8 +473,9 @@ fn json_response<T: serde::Serialize>(v: &T) -> Response {
 }
 
 /// The partner crosswalk as the new platform keeps it: one entry per account and owner
-/// period (`ref_id` the old id; `valid_from` inclusive, `valid_to` exclusive, null when
-/// open). On the old platform, and a new one without its own ids, every id refers to
+/// period (`ref_id` the old id; `master` the owner's master then, in this platform's ids;
+/// `valid_from` inclusive, `valid_to` exclusive, null when open): the crosswalk and the
+/// dated tree. On the old platform, and a new one without its own ids, every id refers to
 /// itself.
 async fn partner_history(
     State(state): State<Arc<AppState>>,
@@ -489,8 +490,11 @@ async fn partner_history(
             .history()
             .into_iter()
             .map(|h| {
+                // The owner's master during the period (masters keep their accounts).
+                let on = h.from.unwrap_or(prog.first_day);
                 serde_json::json!({
                     "id": h.account, "ref_id": prog.partners[h.owner].id,
+                    "master": prog.master_id(h.owner, pf, on),
                     "valid_from": h.from, "valid_to": h.to,
                 })
             })
@@ -498,7 +502,13 @@ async fn partner_history(
     } else {
         prog.partners
             .iter()
-            .map(|p| serde_json::json!({"id": p.id, "ref_id": p.id, "valid_from": null, "valid_to": null}))
+            .enumerate()
+            .map(|(i, p)| {
+                serde_json::json!({
+                    "id": p.id, "ref_id": p.id, "master": prog.master(i, pf),
+                    "valid_from": null, "valid_to": null,
+                })
+            })
             .collect()
     };
     json_response(&list)

@@ -179,6 +179,23 @@ async fn the_new_platform_reports_under_its_own_ids_and_its_crosswalk_maps_them_
             );
         }
     }
+    // The dated tree: every period's master is the old master of that period's partner.
+    let old_list = json(&s, "/old/partners").await;
+    let old_master: BTreeMap<&str, Option<&str>> = old_list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["master"].as_str()))
+        .collect();
+    for h in history {
+        let on = h["valid_from"].as_str().unwrap_or("2026-11-01");
+        let master = h["master"].as_str().map(|m| map(m, on)[0].clone());
+        assert_eq!(
+            master.as_deref(),
+            old_master[h["ref_id"].as_str().unwrap()],
+            "{h}"
+        );
+    }
     // The partner list: new ids with the old id as a reference field, masters in new ids.
     let list = json(&s, "/new/partners").await;
     let list = list.as_array().unwrap();
