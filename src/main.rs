@@ -210,7 +210,7 @@ fn read_file(path: &Path) -> Result<String, Failure> {
         Ok(text) => Ok(text.to_owned()),
         Err(d) => Err(Failure::error(format!(
             "{d}\n{}: invalid plan; nothing was changed",
-            d.file
+            cutover_plan::escape_controls(&d.file)
         ))),
     }
 }
@@ -229,8 +229,9 @@ fn load_plan(path: &Path) -> Result<(Plan, String), Failure> {
         Err(diags) => {
             let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
             Err(Failure::error(format!(
-                "{}\n{name}: invalid plan; nothing was changed",
-                lines.join("\n")
+                "{}\n{}: invalid plan; nothing was changed",
+                lines.join("\n"),
+                cutover_plan::escape_controls(&name)
             )))
         }
     }
