@@ -295,7 +295,8 @@ impl Normaliser<'_> {
 
     /// Maps each event's partner (on its occurrence day in `tz`) and converts its amount.
     /// An event whose partner has no mapping, or whose amount has no usable rate, is a
-    /// finding and is kept out (reported, not lost); events without a partner or amount
+    /// finding and is kept as reported (it still happened: counts and matches by id stay
+    /// right, and the comparison shows what differs); events without a partner or amount
     /// pass as they are. `Err` names an event whose converted amount is beyond the range.
     pub fn events(&self, events: &[Event], tz: Tz) -> Result<(Vec<Event>, Vec<Finding>), String> {
         let mut out = Vec::with_capacity(events.len());
@@ -313,6 +314,7 @@ impl Normaliser<'_> {
                             self.system, e.id
                         ),
                     ));
+                    out.push(ev);
                     continue;
                 };
                 ev.partner = Some(mapped.to_owned());
@@ -346,7 +348,6 @@ impl Normaliser<'_> {
                                 e.id, rates.name
                             ),
                         )));
-                        continue;
                     }
                     Err(NoRate::Gap { since, days }) => {
                         findings.push(amounts(Finding::new(
@@ -359,7 +360,6 @@ impl Normaliser<'_> {
                                 rates.max_gap_days.unwrap_or_default()
                             ),
                         )));
-                        continue;
                     }
                 }
             }

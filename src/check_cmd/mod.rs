@@ -6,9 +6,15 @@
 //! Kinds it runs: `reconcile` (daily aggregates, old vs new), and from event rows
 //! `event_flow` (old and new), `event_match` (old and new) and `attribution` (new, old
 //! optional). Events are kept when they occurred within the window's days in their
-//! source's time zone. `record_sync`, `rollup` and `payout` need data no source produces
-//! (records with arbitrary fields, the partner hierarchy, deal-period figures) and are
-//! refused before anything is pulled or recorded.
+//! source's time zone.
+//!
+//! Reference roles are pulled (or reused) like the data sides: `crosswalk` maps the new
+//! platform's partner ids to the old platform's (findings name partners as the old
+//! platform knows them; an id with no mapping is an `unmapped_partner` finding), `rates`
+//! converts money into the plan currency (a rate carried forward more than
+//! `max_rate_gap_days`, default 3, is a `rate_gap` finding; a currency without a rate an
+//! `unmapped_currency` finding). Bad reference data (one new id on two old ids the same
+//! day, a rate of zero) makes the run `error`, naming the source, row and field.
 //!
 //! A run that could not compare (a pull failed, no snapshot to reuse, rows of the wrong
 //! shape) is recorded as `error`; one whose data is not final (a truncated pull, an empty
@@ -20,10 +26,12 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use clap::Args;
 use cutover_engine::{Command, Window};
 use cutover_plan::sources::RowKind;
-use cutover_plan::{Check, CheckKind, Outcome, ScheduledKind, Source};
+use cutover_plan::{Check, CheckConfig, CheckKind, Outcome, ScheduledKind, Source};
+use cutover_recon::check::worst;
 use cutover_recon::config::{Built, build_in};
-use cutover_recon::mapping::{Normaliser, PartnerCrosswalk};
-use cutover_recon::{Aggregate, CheckResult, Event, Finding, Row, System};
+use cutover_recon::mapping::{Normaliser, PartnerCrosswalk, RateTable};
+use cutover_recon::reference;
+use cutover_recon::{Aggregate, CheckResult, CrosswalkRow, Event, Finding, RateRow, Row, System};
 use cutover_sources::PullOptions;
 use cutover_store::{NewFinding, SnapshotStatus, Store};
 
@@ -67,9 +75,9 @@ impl Job {
     fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             Job::Reconcile { .. } | Job::EventFlow(_) | Job::EventMatch(_) => {
-                (&["old", "new"], &[])
+                (&["old", "new"], &["crosswalk", "rates"])
             }
-            Job::Attribution(_) => (&["new"], &["old"]),
+            Job::Attribution(_) => (&["new"], &["old", "crosswalk", "rates"]),
         }
     }
 
@@ -77,6 +85,9 @@ impl Job {
         !matches!(self, Job::Reconcile { .. })
     }
 }
+
+/// The roles whose sources hold the report data compared (the others are reference data).
+const DATA_ROLES: [&str; 2] = ["old", "new"];
 
 /// A side that was read: its role, source, snapshot and rows.
 struct Read<'s> {
@@ -167,7 +178,9 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         }
     }
     if job.reads_events()
-        && let Some((r, s)) = wanted.iter().find(|(_, s)| s.rows != RowKind::Event)
+        && let Some((r, s)) = wanted
+            .iter()
+            .find(|(r, s)| DATA_ROLES.contains(r) && s.rows != RowKind::Event)
     {
         return Err(Failure::error(format!(
             "error: {} is a {} check and reads events, but its \"{r}\" source \"{}\" reports daily aggregates (set `rows: event` on an event-level source); nothing was recorded",
@@ -213,9 +226,17 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
             String::new(),
         ),
         Some(Side::Inconclusive(e)) => (CheckResult::inconclusive(e), String::new()),
-        _ => match &job {
-            Job::Reconcile { config, rate_table } => reconcile(&read, config, rate_table),
-            _ => events(&job, &read, window),
+        _ => match reference(&read, &plan.currency, max_rate_gap(&config)) {
+            Err(e) => (
+                CheckResult::new(Outcome::Error, e, Vec::new()),
+                String::new(),
+            ),
+            Ok(refs) => match &job {
+                Job::Reconcile { config, rate_table } => {
+                    reconcile(&read, &refs, config, rate_table)
+                }
+                _ => events(&job, &read, &refs, window),
+            },
         },
     };
 
@@ -298,14 +319,106 @@ fn evidence(read: &[Read<'_>], what: &str, counts: &[usize]) -> String {
         .join(", ")
 }
 
+/// The crosswalk and rate table a check reads beside its sides.
+struct Refs {
+    crosswalk: PartnerCrosswalk,
+    rates: Option<RateTable>,
+}
+
+/// `max_rate_gap_days` of the check, or the default.
+fn max_rate_gap(config: &CheckConfig) -> u32 {
+    match config {
+        CheckConfig::Reconcile(r) => r.max_rate_gap_days,
+        CheckConfig::EventMatch(m) => m.max_rate_gap_days,
+        _ => None,
+    }
+    .unwrap_or(reference::DEFAULT_MAX_RATE_GAP_DAYS)
+}
+
+/// The rows of a reference role, all of the kind it must hold; `Err` names the first
+/// other row.
+fn reference_rows<'r, T>(
+    r: &'r Read<'_>,
+    kind: &str,
+    pick: impl Fn(&'r Row) -> Option<&'r T>,
+) -> Result<Vec<&'r T>, String> {
+    r.rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            pick(row).ok_or_else(|| {
+                format!(
+                    "{} source \"{}\" snapshot #{} row {}: a {} row, not a {kind} row",
+                    r.role,
+                    r.source.id,
+                    r.snapshot,
+                    i + 1,
+                    row.kind_name()
+                )
+            })
+        })
+        .collect()
+}
+
+/// Builds the crosswalk (identity on both sides when the check names none: ids are then
+/// compared as they are) and the rate table from the reference roles that were read.
+fn reference(read: &[Read<'_>], currency: &str, max_gap: u32) -> Result<Refs, String> {
+    let mut refs = Refs {
+        crosswalk: PartnerCrosswalk::new([])
+            .with_identity(System::Old)
+            .with_identity(System::New),
+        rates: None,
+    };
+    for r in read {
+        match r.role {
+            "crosswalk" => {
+                let rows = reference_rows(r, "crosswalk", |row| match row {
+                    Row::Crosswalk(c) => Some(c),
+                    _ => None,
+                })?;
+                let rows: Vec<CrosswalkRow> = rows.into_iter().cloned().collect();
+                refs.crosswalk = reference::crosswalk(&r.source.id, &rows)?;
+            }
+            "rates" => {
+                let rows = reference_rows(r, "rates", |row| match row {
+                    Row::Rate(c) => Some(c),
+                    _ => None,
+                })?;
+                let rows: Vec<RateRow> = rows.into_iter().cloned().collect();
+                refs.rates = Some(reference::rate_table(
+                    &r.source.id,
+                    currency,
+                    &rows,
+                    max_gap,
+                )?);
+            }
+            _ => {}
+        }
+    }
+    Ok(refs)
+}
+
+/// The mapping findings' codes and counts, for the reason (`2 unmapped_partner, 1 rate_gap`).
+fn mapping_note(findings: &[Finding]) -> Option<String> {
+    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in findings {
+        *codes.entry(f.code).or_default() += 1;
+    }
+    (!codes.is_empty()).then(|| {
+        codes
+            .iter()
+            .map(|(c, n)| format!("{n} {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
 fn reconcile(
     read: &[Read<'_>],
+    refs: &Refs,
     config: &cutover_recon::reconcile::ReconcileConfig,
     rate_table: &Option<String>,
 ) -> (CheckResult, String) {
-    let crosswalk = PartnerCrosswalk::new([])
-        .with_identity(System::Old)
-        .with_identity(System::New);
     let rows_of = |role: &str| -> &[Row] {
         read.iter()
             .find(|r| r.role == role)
@@ -322,8 +435,8 @@ fn reconcile(
             .collect();
         Normaliser {
             system,
-            crosswalk: &crosswalk,
-            rates: None,
+            crosswalk: &refs.crosswalk,
+            rates: refs.rates.as_ref(),
         }
         .aggregates(&aggregates)
     };
@@ -340,11 +453,21 @@ fn reconcile(
         }
     };
     unmapped.extend(un);
+    let gaps = unmapped.iter().filter(|f| f.code == "rate_gap").count();
     let mut result = cutover_recon::reconcile::reconcile(&o, &n, unmapped, config);
-    if let Some(table) = rate_table {
+    if gaps > 0 {
         result.reason.push_str(&format!(
-            "; money compared as reported (rate table \"{table}\" has no rate source yet)"
+            ", {gaps} rate_gap (a rate older than its carry-forward limit)"
         ));
+    }
+    match (&refs.rates, rate_table) {
+        (Some(t), _) => result
+            .reason
+            .push_str(&format!("; money converted into {} with rates of {}", t.base, t.name)),
+        (None, Some(table)) => result.reason.push_str(&format!(
+            "; money compared as reported (rate table \"{table}\" names no rates: add `rates: SOURCE` to the check's sources)"
+        )),
+        (None, None) => {}
     }
     (result, evidence(read, "rows", &counts))
 }
@@ -396,11 +519,17 @@ fn window_end(source: &Source, window: cutover_sources::Window) -> DateTime<Utc>
 }
 
 /// Runs an event-level kind on the sides that were read.
-fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (CheckResult, String) {
+fn events(
+    job: &Job,
+    read: &[Read<'_>],
+    refs: &Refs,
+    window: cutover_sources::Window,
+) -> (CheckResult, String) {
     let mut by_role: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
-    let mut counts = Vec::new();
+    let mut counts_by_role: BTreeMap<&str, usize> = BTreeMap::new();
     let mut outside = Vec::new();
-    for r in read {
+    let mut mapping = Vec::new();
+    for r in read.iter().filter(|r| DATA_ROLES.contains(&r.role)) {
         match window_events(r, window) {
             Ok((evs, out)) => {
                 if evs.is_empty() {
@@ -423,8 +552,29 @@ fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (Che
                         r.role
                     ));
                 }
-                counts.push(evs.len());
-                by_role.insert(r.role, evs);
+                counts_by_role.insert(r.role, evs.len());
+                let system = if r.role == "old" {
+                    System::Old
+                } else {
+                    System::New
+                };
+                let normaliser = Normaliser {
+                    system,
+                    crosswalk: &refs.crosswalk,
+                    rates: refs.rates.as_ref(),
+                };
+                match normaliser.events(&evs, r.source.timezone) {
+                    Ok((evs, found)) => {
+                        mapping.extend(found);
+                        by_role.insert(r.role, evs);
+                    }
+                    Err(e) => {
+                        return (
+                            CheckResult::new(Outcome::Error, e, Vec::new()),
+                            String::new(),
+                        );
+                    }
+                }
             }
             Err(e) => {
                 return (
@@ -453,7 +603,7 @@ fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (Che
                 .filter(|e| e.amount.is_some())
                 .filter_map(|e| e.currency.as_deref())
                 .collect();
-            if currencies.len() > 1 {
+            if currencies.len() > 1 && refs.rates.is_none() {
                 r.reason.push_str(&format!(
                     "; amounts compared as reported in {} (no rate source yet)",
                     currencies.into_iter().collect::<Vec<_>>().join(", ")
@@ -464,9 +614,33 @@ fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (Che
         Job::Attribution(cfg) => cutover_recon::attribution::attribution(old, new, cfg),
         Job::Reconcile { .. } => unreachable!("reconcile runs on aggregates"),
     };
+    if let Some(note) = mapping_note(&mapping) {
+        // Events whose partner or amount could not be mapped are compared as reported;
+        // the run says so and is at least a warning, never a clean pass.
+        result
+            .reason
+            .push_str(&format!("; {note} (compared as reported)"));
+        result.outcome = worst(result.outcome, Outcome::Warn);
+        result.findings.extend(mapping);
+    }
+    if let Some(t) = &refs.rates {
+        result.reason.push_str(&format!(
+            "; amounts converted into {} with rates of {}",
+            t.base, t.name
+        ));
+    }
     if !outside.is_empty() {
         result.reason.push_str(&format!("; {}", outside.join(", ")));
     }
+    // Reference roles: their rows; data roles: the events of the window.
+    let counts: Vec<usize> = read
+        .iter()
+        .map(|r| {
+            by_role
+                .get(r.role)
+                .map_or(r.rows.len(), |_| counts_by_role[r.role])
+        })
+        .collect();
     (result, evidence(read, "events", &counts))
 }
 
