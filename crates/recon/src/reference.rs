@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use crate::check::Finding;
 use crate::mapping::{CrosswalkEntry, PartnerCrosswalk, RateTable};
-use crate::model::{CrosswalkRow, RateRow, System};
+use crate::model::{CrosswalkRow, HierarchyRow, ParentEdge, Partner, RateRow, Record, System};
 
 /// How many days a rate is carried forward when a check does not say
 /// (`max_rate_gap_days`): a Friday rate still covers the Monday after a public holiday.
@@ -112,6 +113,183 @@ pub fn rate_table(
         table = table.rate(cur, r.day, r.rate);
     }
     Ok(table)
+}
+
+/// The partners of `source`'s hierarchy lines (ids as the source gives them).
+///
+/// `Err` for an empty partner id, a partner with two different masters on one day, or a
+/// cycle (a partner that is its own master, directly or through others) on any day.
+pub fn hierarchy(source: &str, rows: &[HierarchyRow]) -> Result<Vec<Partner>, String> {
+    let mut lines: BTreeMap<&str, Vec<(usize, &HierarchyRow)>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let at = i + 1;
+        if r.partner.trim().is_empty() {
+            return Err(format!(
+                "source \"{source}\" row {at} field \"partner\": the partner id is empty"
+            ));
+        }
+        let earlier = lines.entry(r.partner.as_str()).or_default();
+        for (j, e) in earlier.iter() {
+            if e.parent == r.parent {
+                continue;
+            }
+            let from = e.valid_from.max(r.valid_from);
+            let to = match (e.valid_to, r.valid_to) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+            if from.zip(to).is_none_or(|(f, t)| f < t) {
+                let name = |p: &Option<String>| {
+                    p.as_ref()
+                        .map_or("no master".to_owned(), |p| format!("master \"{p}\""))
+                };
+                return Err(format!(
+                    "source \"{source}\" row {at} field \"parent\": partner \"{}\" has {} here and {} at row {j} {}",
+                    r.partner,
+                    name(&r.parent),
+                    name(&e.parent),
+                    from.map_or("from the first day".to_owned(), |d| format!("on {d}"))
+                ));
+            }
+        }
+        earlier.push((at, r));
+    }
+    // The tree only changes on the days a line starts or ends: look for a cycle on each.
+    let mut days: Vec<NaiveDate> = rows
+        .iter()
+        .flat_map(|r| [r.valid_from, r.valid_to])
+        .flatten()
+        .collect();
+    days.push(NaiveDate::MIN);
+    days.sort();
+    days.dedup();
+    for day in days {
+        let parent: BTreeMap<&str, (usize, &str)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.covers(day))
+            .filter_map(|(i, r)| {
+                r.parent
+                    .as_deref()
+                    .map(|p| (r.partner.as_str(), (i + 1, p)))
+            })
+            .collect();
+        let mut done: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for start in parent.keys() {
+            let mut path: Vec<&str> = Vec::new();
+            let mut at = *start;
+            while !done.contains(at) {
+                if let Some(k) = path.iter().position(|p| *p == at) {
+                    let cycle = &path[k..];
+                    // Name the line that closed the cycle: the one that started last.
+                    let row = cycle
+                        .iter()
+                        .map(|p| parent[p].0)
+                        .max_by_key(|row| (rows[row - 1].valid_from, *row))
+                        .unwrap_or(1);
+                    let shown: Vec<&str> = cycle.iter().copied().chain([at]).collect();
+                    let when = if day == NaiveDate::MIN {
+                        "from the first day".to_owned()
+                    } else {
+                        format!("on {day}")
+                    };
+                    return Err(format!(
+                        "source \"{source}\" row {row} field \"parent\": partner \"{at}\" is its own master {when} ({}); a hierarchy has no cycles",
+                        shown.join(" -> ")
+                    ));
+                }
+                path.push(at);
+                match parent.get(at) {
+                    Some((_, p)) => at = p,
+                    None => break,
+                }
+            }
+            done.extend(path);
+        }
+    }
+    let mut partners: BTreeMap<&str, Partner> = BTreeMap::new();
+    for r in rows {
+        let p = partners
+            .entry(r.partner.as_str())
+            .or_insert_with(|| Partner {
+                id: r.partner.clone(),
+                external: Vec::new(),
+                parents: Vec::new(),
+                tier: None,
+            });
+        if let Some(parent) = &r.parent {
+            p.parents.push(ParentEdge {
+                parent: parent.clone(),
+                from: r.valid_from.unwrap_or(NaiveDate::MIN),
+                to: r.valid_to,
+            });
+        }
+    }
+    Ok(partners.into_values().collect())
+}
+
+/// `system`'s partners in canonical ids: every id (partner and master) mapped through
+/// `crosswalk` on `day`; a partner or master with no mapping is an `unmapped_partner`
+/// finding and its lines are left out.
+pub fn map_partners(
+    system: System,
+    partners: &[Partner],
+    crosswalk: &PartnerCrosswalk,
+    day: NaiveDate,
+) -> (Vec<Partner>, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let mut unmapped = |id: &str| {
+        findings.push(Finding::new(
+            "unmapped_partner",
+            format!("{system}:{id}"),
+            format!("{system} hierarchy partner \"{id}\" has no crosswalk entry on {day}"),
+        ));
+    };
+    let mut out = Vec::new();
+    for p in partners {
+        let Some(id) = crosswalk.map(system, &p.id, day) else {
+            unmapped(&p.id);
+            continue;
+        };
+        let mut parents = Vec::new();
+        for e in &p.parents {
+            match crosswalk.map(system, &e.parent, day) {
+                Some(parent) => parents.push(ParentEdge {
+                    parent: parent.to_owned(),
+                    ..e.clone()
+                }),
+                None => unmapped(&e.parent),
+            }
+        }
+        out.push(Partner {
+            id: id.to_owned(),
+            external: vec![(system, p.id.clone())],
+            parents,
+            tier: None,
+        });
+    }
+    findings.sort_by(|a, b| a.subject.cmp(&b.subject));
+    findings.dedup_by(|a, b| a.subject == b.subject);
+    (out, findings)
+}
+
+/// Records of `source` for `record_sync`; `Err` names a record without an id.
+pub fn records(source: &str, rows: &[Record]) -> Result<Vec<crate::record_sync::Record>, String> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if r.id.trim().is_empty() {
+                return Err(format!(
+                    "source \"{source}\" row {} field \"id\": the record has no id",
+                    i + 1
+                ));
+            }
+            Ok(crate::record_sync::Record {
+                id: r.id.clone(),
+                fields: r.fields.clone(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -290,5 +468,102 @@ mod tests {
                 Some((_, r)) => prop_assert_eq!(got, Ok(amount * Decimal::new(i64::from(*r), 4))),
             }
         }
+    }
+
+    fn edge(p: &str, parent: Option<&str>, from: Option<&str>, to: Option<&str>) -> HierarchyRow {
+        HierarchyRow {
+            partner: p.into(),
+            parent: parent.map(Into::into),
+            valid_from: from.map(day),
+            valid_to: to.map(day),
+        }
+    }
+
+    #[test]
+    fn hierarchy_builds_dated_trees_and_names_cycles() {
+        let tree = hierarchy(
+            "h",
+            &[
+                edge("M", None, None, None),
+                edge("S1", Some("M"), None, None),
+                edge("S2", Some("M"), None, Some("2026-10-03")),
+                edge("S2", Some("S1"), Some("2026-10-03"), None),
+            ],
+        )
+        .unwrap();
+        let s2 = tree.iter().find(|p| p.id == "S2").unwrap();
+        assert_eq!(s2.parent_on(day("2026-10-02")), Some("M"));
+        assert_eq!(s2.parent_on(day("2026-10-03")), Some("S1"));
+
+        // S1 under S2 from 10-04, while S2 is under S1 from 10-03: a cycle from 10-04.
+        let e = hierarchy(
+            "h",
+            &[
+                edge("S1", Some("M"), None, Some("2026-10-04")),
+                edge("S2", Some("S1"), Some("2026-10-03"), None),
+                edge("S1", Some("S2"), Some("2026-10-04"), None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "source \"h\" row 3 field \"parent\": partner \"S1\" is its own master on 2026-10-04 (S1 -> S2 -> S1); a hierarchy has no cycles"
+        );
+        let e = hierarchy("h", &[edge("A", Some("A"), None, None)]).unwrap_err();
+        assert!(
+            e.contains("row 1 field \"parent\"") && e.contains("(A -> A)"),
+            "{e}"
+        );
+        let e = hierarchy(
+            "h",
+            &[
+                edge("A", Some("M"), None, None),
+                edge("A", Some("N"), Some("2026-10-02"), None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "source \"h\" row 2 field \"parent\": partner \"A\" has master \"N\" here and master \"M\" at row 1 on 2026-10-02"
+        );
+    }
+
+    #[test]
+    fn records_need_an_id() {
+        let r = |id: &str| Record {
+            id: id.into(),
+            fields: BTreeMap::new(),
+        };
+        assert_eq!(records("crm", &[r("a"), r("b")]).unwrap().len(), 2);
+        assert_eq!(
+            records("crm", &[r("a"), r(" ")]).unwrap_err(),
+            "source \"crm\" row 2 field \"id\": the record has no id"
+        );
+    }
+
+    #[test]
+    fn new_hierarchy_maps_into_old_ids() {
+        let x = crosswalk(
+            "xw",
+            &[
+                line("AFF-M", "9", None, None),
+                line("AFF-S", "7", None, None),
+            ],
+        )
+        .unwrap();
+        let tree = hierarchy(
+            "h",
+            &[
+                edge("7", Some("9"), None, None),
+                edge("8", Some("9"), None, None),
+            ],
+        )
+        .unwrap();
+        let (mapped, found) = map_partners(System::New, &tree, &x, day("2026-10-01"));
+        assert_eq!(mapped.len(), 1);
+        assert_eq!(mapped[0].id, "AFF-S");
+        assert_eq!(mapped[0].parent_on(day("2026-10-01")), Some("AFF-M"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].subject, "new:8");
     }
 }
