@@ -26,7 +26,26 @@ sources:
   - { id: xw_gone, system: new, rows: crosswalk, file: { path: missing.csv }, format: { type: csv }, fields: { old: old_id, new: new_id } }
   - { id: fx, system: ecb, rows: rates, file: { path: rates.csv }, format: { type: csv }, fields: { day: day, currency: currency, rate: rate } }
   - { id: fx_zero, system: ecb, rows: rates, file: { path: rates_zero.csv }, format: { type: csv }, fields: { day: day, currency: currency, rate: rate } }
+  - { id: old_tree, system: old, rows: hierarchy, file: { path: old_tree.csv }, format: { type: csv }, fields: { partner: partner, parent: parent } }
+  - { id: new_tree, system: new, rows: hierarchy, file: { path: new_tree.csv }, format: { type: csv }, fields: { partner: partner, parent: parent } }
+  - { id: new_tree_cycle, system: new, rows: hierarchy, file: { path: new_tree_cycle.csv }, format: { type: csv }, fields: { partner: partner, parent: parent } }
+  - { id: pay_old, system: old, rows: aggregate, file: { path: payout_old.csv }, format: { type: csv }, fields: { partner: partner, day: day, currency: currency }, metrics: { net_revenue: net_revenue, ftd_count: ftd_count, qualified_ftd: qualified_ftd, commission: commission } }
+  - { id: pay_new, system: new, rows: aggregate, file: { path: payout_new.csv }, format: { type: csv }, fields: { partner: partner, day: day, currency: currency }, metrics: { net_revenue: net_revenue, ftd_count: ftd_count, qualified_ftd: qualified_ftd, commission: commission } }
+  - { id: recs, system: new, rows: record, file: { path: records.csv }, format: { type: csv }, fields: { id: id, email: email } }
+  - { id: recs_no_id, system: crm, rows: record, file: { path: records_no_id.csv }, format: { type: csv }, fields: { id: id, email: email } }
 checks:
+  - { id: rollup, layer: bi, kind: rollup, schedule: \"0 7 * * *\", sources: { old: old, new: new, crosswalk: xw, rates: fx, old_hierarchy: old_tree, new_hierarchy: new_tree }, params: { metrics: [ftd_count] } }
+  - { id: rollup_cycle, layer: bi, kind: rollup, schedule: \"0 7 * * *\", sources: { old: old, new: new, crosswalk: xw, old_hierarchy: old_tree, new_hierarchy: new_tree_cycle } }
+  - id: payout
+    layer: bi
+    kind: payout
+    schedule: \"0 7 * * 1\"
+    sources: { old: pay_old, new: pay_new, crosswalk: xw, rates: fx, old_hierarchy: old_tree }
+    params:
+      deals:
+        - { partner: AFF-1, cpa: { amount: 50 }, revshare: { rate: 0.25 }, sub_override: 0.05 }
+        - { partner: AFF-2, revshare: { rate: 0.20 } }
+  - { id: sync_no_id, layer: bi, kind: record_sync, schedule: \"0 7 * * *\", sources: { new: recs, crm: recs_no_id }, params: { fields: [email] } }
   - { id: recon, layer: bi, kind: reconcile, schedule: \"0 7 * * *\", sources: { old: old, new: new, crosswalk: xw, rates: fx } }
   - { id: recon_long_carry, layer: bi, kind: reconcile, schedule: \"0 7 * * *\", sources: { old: old, new: new, crosswalk: xw, rates: fx }, params: { max_rate_gap_days: 7 } }
   - { id: recon_no_refs, layer: bi, kind: reconcile, schedule: \"0 7 * * *\", sources: { old: old, new: new } }
@@ -237,4 +256,73 @@ fn bad_reference_data_makes_the_run_error() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("recon_xw_gone: error"), "{out}");
     assert!(out.contains("missing.csv"), "{out}");
+}
+
+#[test]
+fn rollup_payout_and_record_sync_run_from_reference_sources() {
+    let env = Env::new();
+    // Each side rolls up its own tree in old ids: the new tree puts AFF-3 under AFF-2,
+    // so AFF-2's total differs (1 vs 2 + 3: the lowest level) and AFF-1's with it.
+    let (code, out) = env.check("rollup");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("lowest level: AFF-2 (ftd_count, depth 1)"),
+        "{out}"
+    );
+    assert_eq!(
+        env.findings("rollup"),
+        vec![
+            f("level_difference", "AFF-1,ftd_count", Some("8"), Some("9")),
+            f("lowest_difference", "AFF-2,ftd_count", Some("1"), Some("5")),
+            f("parent_differs", "AFF-3", None, None),
+            f(
+                "rate_gap",
+                "new:AFF-1,2026-10-06,ftd_amount",
+                None,
+                Some("10.00")
+            ),
+            f(
+                "unmapped_currency",
+                "new:AFF-2,2026-10-02,ftd_amount",
+                None,
+                Some("10.00")
+            ),
+            f(
+                "unmapped_partner",
+                "new:799,2026-10-01,ftd_amount",
+                None,
+                Some("10.00")
+            ),
+            f(
+                "unmapped_partner",
+                "new:799,2026-10-01,ftd_count",
+                None,
+                Some("1")
+            ),
+        ]
+    );
+
+    // AFF-1: 50 CPA + 25% of 1000 NGR + 5% of AFF-2's 80 revshare = 304; the old platform
+    // paid 300 (a warning by default), the new one 380 USD = 304 EUR. AFF-2: 80 everywhere.
+    let (code, out) = env.check("payout");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("payout: warn"), "{out}");
+    let found = env.findings("payout");
+    assert_eq!(
+        found,
+        vec![f("old_differs", "AFF-1", Some("300.00"), Some("304.000"))]
+    );
+
+    // Bad input: a hierarchy cycle; a record without id (refused at the pull).
+    let (code, out) = env.check("rollup_cycle");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("rollup_cycle: error"), "{out}");
+    assert!(
+        out.contains("source \"new_tree_cycle\" row 3 field \"parent\": partner \"701\" is its own master from the first day (701 -> 703 -> 702 -> 701)"),
+        "{out}"
+    );
+    let (code, out) = env.check("sync_no_id");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("sync_no_id: error"), "{out}");
+    assert!(out.contains("row 2") && out.contains("\"id\""), "{out}");
 }

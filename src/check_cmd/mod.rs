@@ -6,7 +6,9 @@
 //! Kinds it runs: `reconcile` (daily aggregates, old vs new), and from event rows
 //! `event_flow` (old and new), `event_match` (old and new) and `attribution` (new, old
 //! optional). Events are kept when they occurred within the window's days in their
-//! source's time zone.
+//! source's time zone. `record_sync` (records of `new` and `crm`), `rollup` (aggregates
+//! and each platform's hierarchy) and `payout` (period sums of the aggregates, deals from
+//! the params, the hierarchy for overrides) run in [`kinds`].
 //!
 //! Reference roles are pulled (or reused) like the data sides: `crosswalk` maps the new
 //! platform's partner ids to the old platform's (findings name partners as the old
@@ -26,7 +28,7 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use clap::Args;
 use cutover_engine::{Command, Window};
 use cutover_plan::sources::RowKind;
-use cutover_plan::{Check, CheckConfig, CheckKind, Outcome, ScheduledKind, Source};
+use cutover_plan::{Check, CheckConfig, CheckKind, Outcome, Source};
 use cutover_recon::check::worst;
 use cutover_recon::config::{Built, build_in};
 use cutover_recon::mapping::{Normaliser, PartnerCrosswalk, RateTable};
@@ -36,6 +38,8 @@ use cutover_sources::PullOptions;
 use cutover_store::{NewFinding, SnapshotStatus, Store};
 
 use crate::{Failure, execute_on, open, stored_loaded};
+
+mod kinds;
 
 #[derive(Debug, Args)]
 pub struct CheckRunArgs {
@@ -68,6 +72,12 @@ enum Job {
     EventFlow(cutover_recon::event_flow::EventFlowConfig),
     EventMatch(cutover_recon::event_match::EventMatchConfig),
     Attribution(cutover_recon::attribution::AttributionConfig),
+    RecordSync(cutover_recon::record_sync::RecordSyncConfig),
+    Rollup(cutover_recon::rollup::RollupConfig),
+    Payout {
+        config: cutover_recon::payout::PayoutConfig,
+        deals: Vec<cutover_recon::Deal>,
+    },
 }
 
 impl Job {
@@ -78,11 +88,23 @@ impl Job {
                 (&["old", "new"], &["crosswalk", "rates"])
             }
             Job::Attribution(_) => (&["new"], &["old", "crosswalk", "rates"]),
+            Job::RecordSync(_) => (&["new", "crm"], &[]),
+            Job::Rollup(_) => (
+                &["old", "new", "old_hierarchy", "new_hierarchy"],
+                &["crosswalk", "rates"],
+            ),
+            Job::Payout { .. } => (
+                &["old", "new"],
+                &["old_hierarchy", "new_hierarchy", "crosswalk", "rates"],
+            ),
         }
     }
 
     fn reads_events(&self) -> bool {
-        !matches!(self, Job::Reconcile { .. })
+        matches!(
+            self,
+            Job::EventFlow(_) | Job::EventMatch(_) | Job::Attribution(_)
+        )
     }
 }
 
@@ -124,13 +146,6 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
             check.id
         )));
     };
-    if let Some(why) = unsupported(*kind) {
-        return Err(Failure::error(format!(
-            "error: {} is a {} check, which `check run` cannot run from pulled sources: {why}; nothing was recorded",
-            check.id,
-            kind.name()
-        )));
-    }
     let invalid = || {
         Failure::error(format!(
             "error: the settings of {} no longer validate",
@@ -148,7 +163,9 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         Built::EventFlow(c) => Job::EventFlow(c),
         Built::EventMatch(c) => Job::EventMatch(c),
         Built::Attribution(c) => Job::Attribution(c),
-        Built::RecordSync(_) | Built::Rollup(_) | Built::Payout { .. } => return Err(invalid()),
+        Built::RecordSync(c) => Job::RecordSync(c),
+        Built::Rollup(c) => Job::Rollup(c),
+        Built::Payout { config, deals, .. } => Job::Payout { config, deals },
     };
 
     // Resolve the roles before pulling anything: a misdeclared check records nothing.
@@ -235,6 +252,9 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
                 Job::Reconcile { config, rate_table } => {
                     reconcile(&read, &refs, config, rate_table)
                 }
+                Job::RecordSync(cfg) => kinds::record_sync(&read, cfg),
+                Job::Rollup(cfg) => kinds::rollup(&read, &refs, cfg, window),
+                Job::Payout { config, deals } => kinds::payout(&read, &refs, config, deals, window),
                 _ => events(&job, &read, &refs, window),
             },
         },
@@ -276,22 +296,6 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         Outcome::Inconclusive => 4,
         Outcome::Error => 1,
     })
-}
-
-/// Why `check run` cannot run a kind from pulled sources (`None`: it can).
-fn unsupported(kind: ScheduledKind) -> Option<&'static str> {
-    match kind {
-        ScheduledKind::RecordSync => Some(
-            "it compares records (an id with named fields such as email, country or status) between the new platform and the CRM, and sources produce only daily aggregates and events, whose fixed canonical fields carry no record attributes",
-        ),
-        ScheduledKind::Rollup => Some(
-            "it needs each platform's master/sub-partner hierarchy (parent edges with their validity dates) and the masters' reported totals, which no source reports",
-        ),
-        ScheduledKind::Payout => Some(
-            "it needs deal-period figures per partner (NGR, FTD and qualified-CPA counts, sub-partner revshare, carried-over negatives) and each platform's reported commission for the period, which sources do not produce",
-        ),
-        _ => None,
-    }
 }
 
 /// The source the check names for `r`, if it names one.
@@ -413,12 +417,13 @@ fn mapping_note(findings: &[Finding]) -> Option<String> {
     })
 }
 
-fn reconcile(
-    read: &[Read<'_>],
-    refs: &Refs,
-    config: &cutover_recon::reconcile::ReconcileConfig,
-    rate_table: &Option<String>,
-) -> (CheckResult, String) {
+/// Old rows, new rows, and the findings of mapping them.
+type Normalised = (Vec<Aggregate>, Vec<Aggregate>, Vec<Finding>);
+
+/// The old and new sides' aggregates, partners mapped through the crosswalk and money
+/// converted with the rates, with the mapping stage's findings; `Err` names a value
+/// beyond the decimal range.
+fn normalised(read: &[Read<'_>], refs: &Refs) -> Result<Normalised, String> {
     let rows_of = |role: &str| -> &[Row] {
         read.iter()
             .find(|r| r.role == role)
@@ -440,10 +445,21 @@ fn reconcile(
         }
         .aggregates(&aggregates)
     };
-    let counts: Vec<usize> = read.iter().map(|r| r.rows.len()).collect();
     let mapped = normalise(System::Old, rows_of("old"))
         .and_then(|old| normalise(System::New, rows_of("new")).map(|new| (old, new)));
-    let ((o, mut unmapped), (n, un)) = match mapped {
+    let ((o, mut unmapped), (n, un)) = mapped?;
+    unmapped.extend(un);
+    Ok((o, n, unmapped))
+}
+
+fn reconcile(
+    read: &[Read<'_>],
+    refs: &Refs,
+    config: &cutover_recon::reconcile::ReconcileConfig,
+    rate_table: &Option<String>,
+) -> (CheckResult, String) {
+    let counts: Vec<usize> = read.iter().map(|r| r.rows.len()).collect();
+    let (o, n, unmapped) = match normalised(read, refs) {
         Ok(m) => m,
         Err(e) => {
             return (
@@ -452,7 +468,6 @@ fn reconcile(
             );
         }
     };
-    unmapped.extend(un);
     let gaps = unmapped.iter().filter(|f| f.code == "rate_gap").count();
     let mut result = cutover_recon::reconcile::reconcile(&o, &n, unmapped, config);
     if gaps > 0 {
@@ -612,7 +627,7 @@ fn events(
             r
         }
         Job::Attribution(cfg) => cutover_recon::attribution::attribution(old, new, cfg),
-        Job::Reconcile { .. } => unreachable!("reconcile runs on aggregates"),
+        _ => unreachable!("only event kinds read events"),
     };
     if let Some(note) = mapping_note(&mapping) {
         // Events whose partner or amount could not be mapped are compared as reported;
