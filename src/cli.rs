@@ -190,6 +190,9 @@ pub enum CheckCmd {
     /// Pull a scheduled check's sources for a window (or reuse stored snapshots), run it,
     /// and record its outcome and findings (exit 0 pass/warn, 3 fail, 4 inconclusive, 1 error).
     Run(crate::check_cmd::CheckRunArgs),
+    /// Show a stored run of a check (default its latest): outcome, reason, the snapshots it
+    /// read and its findings (exit 0; 1 no such run; 2 not a check of the plan).
+    Show(crate::check_cmd::show::CheckShowArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

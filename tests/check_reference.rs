@@ -215,6 +215,79 @@ fn crosswalk_and_rates_map_ids_and_convert_money() {
         ]
     );
 
+    // `check show --json` gives the run with its snapshots and findings, partners as the
+    // old platform knows them and money as decimal text.
+    let o = env.run(&["check", "show", "recon", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["check"], "recon");
+    assert_eq!(v["run"], 1);
+    assert_eq!(v["outcome"], "fail");
+    assert_eq!(
+        v["window"],
+        serde_json::json!({"from": "2026-10-01", "to": "2026-10-06"})
+    );
+    assert!(v["reason"].as_str().unwrap().contains("1 variance"), "{v}");
+    let snaps: Vec<(String, String, String, u64)> = v["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["role"].as_str().unwrap().to_owned(),
+                s["source"].as_str().unwrap().to_owned(),
+                s["status"].as_str().unwrap().to_owned(),
+                s["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        snaps,
+        vec![
+            ("old".into(), "old".into(), "complete".into(), 10),
+            ("new".into(), "new".into(), "complete".into(), 14),
+            ("crosswalk".into(), "xw".into(), "complete".into(), 3),
+            ("rates".into(), "fx".into(), "complete".into(), 2),
+        ]
+    );
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 7, "{v:#}");
+    let variance = findings
+        .iter()
+        .find(|f| f["status"] == "variance")
+        .expect("variance");
+    assert_eq!(variance["partner"], "AFF-3");
+    assert_eq!(variance["day"], "2026-10-01");
+    assert_eq!(variance["metric"], "ftd_amount");
+    assert_eq!(variance["old"], "30.00");
+    assert_eq!(variance["new"], "32.000");
+    let unmapped: Vec<(&str, &str)> = findings
+        .iter()
+        .filter(|f| f["status"] == "unmapped_partner")
+        .map(|f| {
+            (
+                f["partner"].as_str().unwrap(),
+                f["metric"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(unmapped, vec![("799", "ftd_count"), ("799", "ftd_amount")]);
+    let o = env.run(&["check", "show", "recon"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("recon run 1 of 1: fail for 2026-10-01..2026-10-06"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  #3 crosswalk xw (complete, 3 rows, 2026-10-01..2026-10-06)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  variance AFF-3,2026-10-01,ftd_amount old 30.00 new 32.000"),
+        "{out}"
+    );
+
     // A longer carry-forward covers 10-06 with the rate of 10-01: 10 USD = 8 EUR matches.
     let (code, out) = env.check("recon_long_carry");
     assert_eq!(code, Some(3), "{out}");
@@ -231,6 +304,39 @@ fn crosswalk_and_rates_map_ids_and_convert_money() {
     let (code, out) = env.check("recon_no_refs");
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains(" 0 match,"), "{out}");
+
+    // check show: a later run, an earlier one by number; no such run; no such check.
+    let (code, out) = env.check("recon");
+    assert_eq!(code, Some(3), "{out}");
+    let o = env.run(&["check", "show", "recon", "--run", "1", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["run"], 1);
+    assert_eq!(v["snapshots"][0]["id"], 1);
+    let o = env.run(&["check", "show", "recon", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["run"], 2);
+    assert_ne!(v["snapshots"][0]["id"], 1);
+    let o = env.run(&["check", "show", "recon", "--run", "3"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("error: recon has no run 3; it has 2"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["check", "show", "recon_conflict"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("recon_conflict has no recorded run"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["check", "show", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("\"nope\" is not a check of the plan"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

@@ -40,6 +40,7 @@ use cutover_store::{NewFinding, SnapshotStatus, Store};
 use crate::{Failure, execute_on, open, stored_loaded};
 
 mod kinds;
+pub mod show;
 
 #[derive(Debug, Args)]
 pub struct CheckRunArgs {
