@@ -33,7 +33,10 @@ sources:
   - { id: pay_new, system: new, rows: aggregate, file: { path: payout_new.csv }, format: { type: csv }, fields: { partner: partner, day: day, currency: currency }, metrics: { net_revenue: net_revenue, ftd_count: ftd_count, qualified_ftd: qualified_ftd, commission: commission } }
   - { id: recs, system: new, rows: record, file: { path: records.csv }, format: { type: csv }, fields: { id: id, email: email } }
   - { id: recs_no_id, system: crm, rows: record, file: { path: records_no_id.csv }, format: { type: csv }, fields: { id: id, email: email } }
+  - { id: old_ev, system: old, rows: event, file: { path: old_events.csv }, format: { type: csv }, fields: { id: id, kind: kind, occurred_at: at, partner: partner, click_id: click, amount: amount, currency: currency } }
+  - { id: new_ev, system: new, rows: event, file: { path: new_events.csv }, format: { type: csv }, fields: { id: id, kind: kind, occurred_at: at, partner: partner, click_id: click, amount: amount, currency: currency } }
 checks:
+  - { id: match, layer: bi, kind: event_match, schedule: \"0 7 * * *\", sources: { old: old_ev, new: new_ev, crosswalk: xw, rates: fx } }
   - { id: rollup, layer: bi, kind: rollup, schedule: \"0 7 * * *\", sources: { old: old, new: new, crosswalk: xw, rates: fx, old_hierarchy: old_tree, new_hierarchy: new_tree }, params: { metrics: [ftd_count] } }
   - { id: rollup_cycle, layer: bi, kind: rollup, schedule: \"0 7 * * *\", sources: { old: old, new: new, crosswalk: xw, old_hierarchy: old_tree, new_hierarchy: new_tree_cycle } }
   - id: payout
@@ -431,4 +434,29 @@ fn rollup_payout_and_record_sync_run_from_reference_sources() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("sync_no_id: error"), "{out}");
     assert!(out.contains("row 2") && out.contains("\"id\""), "{out}");
+}
+
+#[test]
+fn event_match_maps_partners_and_converts_amounts() {
+    let env = Env::new();
+    // c1: 125 USD at 0.8 is the old 100 EUR, and 701 is AFF-1: nothing to report. c2's
+    // new partner 799 has no mapping: a finding, and the event is compared as reported
+    // (so its partner differs from the old AFF-9); its amount converts and matches.
+    let (code, out) = env.check("match");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("1 unmapped_partner (compared as reported)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("amounts converted into EUR with rates of fx"),
+        "{out}"
+    );
+    assert_eq!(
+        env.findings("match"),
+        vec![
+            f("other_partner", "ftd:c2", None, None),
+            f("unmapped_partner", "new:799,2026-10-01,ftd", None, None),
+        ]
+    );
 }

@@ -305,19 +305,17 @@ impl Normaliser<'_> {
             let day = e.occurred_at.with_timezone(&tz).date_naive();
             let mut ev = e.clone();
             if let Some(p) = &e.partner {
-                let Some(mapped) = self.crosswalk.map(self.system, p, day) else {
-                    findings.push(Finding::new(
+                match self.crosswalk.map(self.system, p, day) {
+                    Some(mapped) => ev.partner = Some(mapped.to_owned()),
+                    None => findings.push(Finding::new(
                         "unmapped_partner",
                         format!("{}:{p},{day},{}", self.system, e.kind.as_str()),
                         format!(
                             "{} partner \"{p}\" of event {} has no crosswalk entry on {day}",
                             self.system, e.id
                         ),
-                    ));
-                    out.push(ev);
-                    continue;
-                };
-                ev.partner = Some(mapped.to_owned());
+                    )),
+                }
             }
             if let (Some(rates), Some(amount), Some(cur)) = (self.rates, e.amount, &e.currency) {
                 let partner = ev.partner.clone().unwrap_or_default();
