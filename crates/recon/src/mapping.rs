@@ -606,4 +606,79 @@ mod tests {
             "p,2026-01-01,deposits_amount: the sum of its events up to event e2 is beyond the decimal range (±79228162514264337593543950335)"
         );
     }
+
+    #[test]
+    fn events_map_partners_convert_amounts_and_keep_what_has_no_mapping() {
+        let x = PartnerCrosswalk::new([CrosswalkEntry {
+            system: System::New,
+            external: "701".into(),
+            canonical: "AFF-1".into(),
+            from: None,
+            to: None,
+        }]);
+        let rates = RateTable::new("fx", "EUR")
+            .rate("USD", day("2026-01-01"), Decimal::new(8, 1))
+            .max_gap(3);
+        let n = Normaliser {
+            system: System::New,
+            crosswalk: &x,
+            rates: Some(&rates),
+        };
+        let ev = |id: &str, partner: &str, d: u32, cur: &str| Event {
+            id: id.into(),
+            kind: EventType::Ftd,
+            occurred_at: Utc.with_ymd_and_hms(2026, 1, d, 10, 0, 0).unwrap(),
+            recorded_at: None,
+            status: EventStatus::Approved,
+            partner: Some(partner.into()),
+            link: None,
+            coupon: None,
+            customer: None,
+            click_id: None,
+            order_id: None,
+            amount: Some(Decimal::from(10)),
+            currency: Some(cur.into()),
+        };
+        let (out, found) = n
+            .events(
+                &[
+                    ev("a", "701", 2, "USD"),
+                    ev("b", "799", 2, "USD"),
+                    ev("c", "701", 9, "USD"),
+                    ev("d", "701", 2, "GBP"),
+                ],
+                chrono_tz::UTC,
+            )
+            .unwrap();
+        // Every event is kept; what could not be mapped stays as reported.
+        let shown: Vec<(&str, Option<&str>, String, Option<&str>)> = out
+            .iter()
+            .map(|e| {
+                (
+                    e.id.as_str(),
+                    e.partner.as_deref(),
+                    e.amount.unwrap().to_string(),
+                    e.currency.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("a", Some("AFF-1"), "8.0".to_owned(), Some("EUR")),
+                ("b", Some("799"), "8.0".to_owned(), Some("EUR")),
+                ("c", Some("AFF-1"), "10".to_owned(), Some("USD")),
+                ("d", Some("AFF-1"), "10".to_owned(), Some("GBP")),
+            ]
+        );
+        let codes: Vec<(&str, &str)> = found.iter().map(|f| (f.code, f.subject.as_str())).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("unmapped_partner", "new:799,2026-01-02,ftd"),
+                ("rate_gap", "new:AFF-1,2026-01-09,ftd"),
+                ("unmapped_currency", "new:AFF-1,2026-01-02,ftd"),
+            ]
+        );
+    }
 }
