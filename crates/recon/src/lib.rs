@@ -14,6 +14,7 @@ pub mod model;
 pub mod payout;
 pub mod reconcile;
 pub mod record_sync;
+pub mod reference;
 pub mod rollup;
 
 pub use check::{CheckResult, Finding, Thresholds};
