@@ -1275,11 +1275,13 @@ fn tz_hourly(
                             }
                         }
                         None => {
-                            // Window edge: only what leaves is known; what arrives is >= 0.
-                            if o.new
-                                .checked_sub(o.old)
-                                .and_then(|x| x.checked_add(out))
-                                .is_none_or(|x| x < -tol)
+                            // Window edge: only what leaves is known; what arrives is >= 0
+                            // for a count (money such as net revenue can be negative).
+                            if o.kind == MetricKind::Count
+                                && o.new
+                                    .checked_sub(o.old)
+                                    .and_then(|x| x.checked_add(out))
+                                    .is_none_or(|x| x < -tol)
                             {
                                 continue 'h;
                             }
