@@ -39,3 +39,30 @@ fn targets_hold_over_seeded_runs_with_hourly_series_and_repulls() {
         "legitimate causes proposed correctly: {ok} of {all}"
     );
 }
+
+/// Without the old platform's hourly series, `tz_shift` rests on a fit on daily counts:
+/// small partners stay unexplained (recall drops), and still no defect is proposed.
+#[test]
+fn without_hourly_series_no_defect_is_proposed() {
+    let units = std::env::var("SCENARIO_UNITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let sb = run(
+        &[4, 5, 6],
+        units,
+        250,
+        Sources {
+            hourly: false,
+            repulls: true,
+        },
+    );
+    println!("{}", sb.markdown());
+    for (c, cat, unit) in sb.false_legit.iter().take(20) {
+        println!(
+            "defect proposed as legitimate: {} as {cat} ({unit})",
+            c.name()
+        );
+    }
+    assert_eq!(sb.defects_proposed(), 0, "defects proposed as legitimate");
+}
