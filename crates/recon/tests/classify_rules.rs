@@ -405,6 +405,25 @@ fn equal_and_opposite_deltas_between_two_partners() {
     );
     let out = classify(&swap_run(Some("SPRING"), Some("B")));
     assert_eq!(out.groups[0].category, Category::CouponPrecedence);
+    // A partner-level check sees the move without coupons; the coupon check of the same
+    // run shows it is the coupon's.
+    let mut both = swap_run(None, None);
+    let by_coupon = swap_run(Some("SPRING"), Some("B"));
+    both.coupon_owners = by_coupon.coupon_owners.clone();
+    both.variances
+        .extend(by_coupon.variances.iter().cloned().map(|mut o| {
+            o.key.check = "coupon".into();
+            o
+        }));
+    let out = classify(&both);
+    assert_eq!(out.proposed(), 16);
+    assert!(
+        out.groups
+            .iter()
+            .all(|g| g.category == Category::CouponPrecedence),
+        "{:?}",
+        out.groups
+    );
     // One side only: conversions lost, nobody gained them.
     let mut one = swap_run(None, None);
     one.variances.retain(|o| o.key.partner == "A");

