@@ -460,3 +460,51 @@ fn the_same_run_gives_the_same_answer() {
     assert_eq!(classify(&input), classify(&input));
     assert_eq!(classify(&ClassifyInput::default()).groups, vec![]);
 }
+
+#[test]
+fn values_at_the_ends_of_the_decimal_range_give_no_proposal_and_no_panic() {
+    let mut obs = Vec::new();
+    for (d, old, new) in [
+        (1, Decimal::MAX, Decimal::MIN),
+        (2, Decimal::MIN, Decimal::MAX),
+        (3, Decimal::MAX, dec("0.0001")),
+        (4, dec("-0.0001"), Decimal::MAX),
+    ] {
+        for m in [Metric::Commission, Metric::FtdAmount] {
+            let mut o = money("P-1", d, m, "0", "0", ("EUR", "USD"));
+            o.old = old;
+            o.new = new;
+            o.old_rows = u32::MAX;
+            o.status = Some(StatusSplit {
+                old_pending: Decimal::MAX,
+                old_rejected: Decimal::MAX,
+                new_pending: Decimal::MIN,
+                new_rejected: Decimal::MIN,
+            });
+            o.history = vec![Repull {
+                pulled_on: day(d),
+                old: Decimal::MIN,
+                new: Decimal::MAX,
+            }];
+            obs.push(o);
+        }
+        let mut c = count("P-1", d, Metric::FtdCount, 0, 0);
+        c.old = old;
+        c.new = new;
+        obs.push(c);
+    }
+    let mut input = run(obs);
+    input.hierarchies = Some(Hierarchies {
+        old: tree("P-1"),
+        new: tree("P-2"),
+    });
+    input.hourly.push(HourlySeries {
+        partner: "P-1".into(),
+        metric: Metric::FtdCount,
+        day: day(1),
+        values: [Decimal::MAX; 24],
+    });
+    let out = classify(&input);
+    assert_eq!(out.proposals.len(), input.variances.len());
+    assert_eq!(out.proposed(), 0);
+}

@@ -32,7 +32,10 @@ fn targets_hold_over_seeded_runs_with_hourly_series_and_repulls() {
         println!("miss: {} {unit}: {what}", c.name());
     }
     let (ok, all) = sb.legit_recall();
-    assert!(all >= units, "too few legitimate units with variances: {all}");
+    assert!(
+        all >= units,
+        "too few legitimate units with variances: {all}"
+    );
     assert_eq!(sb.defects_proposed(), 0, "defects proposed as legitimate");
     assert!(
         ok * 100 >= all * 95,

@@ -18,6 +18,9 @@ use crate::model::{HierarchyRow, Metric};
 /// (check, partner, metric, link, coupon): one daily series.
 type SeriesKey = (String, String, Metric, Option<String>, Option<String>);
 
+/// One series by day.
+type Series<'a> = BTreeMap<NaiveDate, Pt<'a>>;
+
 /// One day of a series: the observation and, for a variance, its index.
 #[derive(Clone, Copy)]
 pub(crate) struct Pt<'a> {
@@ -152,6 +155,17 @@ fn rounding_allowance(o: &Observation) -> Decimal {
     .unwrap_or(Decimal::MAX)
 }
 
+/// |a - b| <= tol (false when the difference is beyond the decimal range).
+fn near(a: Decimal, b: Decimal, tol: Decimal) -> bool {
+    a.checked_sub(b).is_some_and(|g| g.abs() <= tol)
+}
+
+/// The middle of [lo, hi] (zero when their distance is beyond the decimal range).
+fn mid(lo: Decimal, hi: Decimal) -> Decimal {
+    hi.checked_sub(lo)
+        .map_or(Decimal::ZERO, |w| lo + w / Decimal::TWO)
+}
+
 fn f(v: Decimal) -> f64 {
     v.to_f64().unwrap_or(f64::NAN)
 }
@@ -268,33 +282,67 @@ fn hierarchy(ctx: &Ctx<'_>, claims: &mut Claims) {
     let Some(h) = &ctx.input.hierarchies else {
         return;
     };
-    let subs: BTreeSet<&str> = h
-        .old
-        .iter()
-        .chain(&h.new)
-        .map(|r| r.partner.as_str())
-        .collect();
-    // The own numbers of a partner: every series of it without link/coupon, any check.
-    let own = |partner: &str, metric: &Metric, check: &str| {
-        let mut found: Vec<&BTreeMap<NaiveDate, Pt<'_>>> = ctx
-            .series
-            .iter()
-            .filter(|((c, p, m, l, cp), _)| {
-                p == partner && m == metric && l.is_none() && cp.is_none() && c != check
-            })
-            .map(|(_, s)| s)
-            .collect();
-        if found.is_empty() {
-            found = ctx
-                .series
-                .iter()
-                .filter(|((c, p, m, l, cp), _)| {
-                    p == partner && m == metric && l.is_none() && cp.is_none() && c == check
-                })
-                .map(|(_, s)| s)
+    // The sub-partners whose tree lines differ between the platforms: only they can move
+    // a roll-up.
+    let mut old_by: HashMap<&str, Vec<HierarchyRow>> = HashMap::new();
+    let mut new_by: HashMap<&str, Vec<HierarchyRow>> = HashMap::new();
+    for r in &h.old {
+        old_by
+            .entry(r.partner.as_str())
+            .or_default()
+            .push(r.clone());
+    }
+    for r in &h.new {
+        new_by
+            .entry(r.partner.as_str())
+            .or_default()
+            .push(r.clone());
+    }
+    let mut movers: BTreeSet<&str> = BTreeSet::new();
+    for p in old_by.keys().chain(new_by.keys()) {
+        let lines = |m: &HashMap<&str, Vec<HierarchyRow>>| {
+            let mut v: Vec<_> = m
+                .get(p)
+                .into_iter()
+                .flatten()
+                .map(|r| (r.parent.clone(), r.valid_from, r.valid_to))
                 .collect();
+            v.sort();
+            v
+        };
+        if lines(&old_by) != lines(&new_by) {
+            movers.insert(p);
         }
-        found
+    }
+    if movers.is_empty() {
+        return;
+    }
+    // The own series (no link, no coupon) of each mover, by metric, with its check.
+    let mut own_series: HashMap<(&str, &Metric), Vec<(&str, &Series<'_>)>> = HashMap::new();
+    for ((c, p, m, l, cp), series) in &ctx.series {
+        if l.is_none() && cp.is_none() && movers.contains(p.as_str()) {
+            own_series
+                .entry((p.as_str(), m))
+                .or_default()
+                .push((c.as_str(), series));
+        }
+    }
+    // The own numbers of a partner: its series in other checks, else in this one.
+    let own = |partner: &str, metric: &Metric, check: &str| {
+        let all = own_series
+            .get(&(partner, metric))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let other: Vec<&Series<'_>> = all
+            .iter()
+            .filter(|(c, _)| *c != check)
+            .map(|(_, s)| *s)
+            .collect();
+        if other.is_empty() {
+            all.iter().map(|(_, s)| *s).collect()
+        } else {
+            other
+        }
     };
     let mut groups: BTreeMap<(String, String), (Vec<usize>, BTreeSet<String>)> = BTreeMap::new();
     for (i, o) in ctx.input.variances.iter().enumerate() {
@@ -304,12 +352,14 @@ fn hierarchy(ctx: &Ctx<'_>, claims: &mut Claims) {
         let (master, day) = (o.key.partner.as_str(), o.key.day);
         let mut moved_in = Vec::new();
         let mut moved_out = Vec::new();
-        for s in &subs {
+        for s in &movers {
             if *s == master {
                 continue;
             }
-            let po = parent_on(&h.old, s, day).flatten();
-            let pn = parent_on(&h.new, s, day).flatten();
+            let rows = |m: &HashMap<&str, Vec<HierarchyRow>>| {
+                m.get(s).and_then(|v| parent_on(v, s, day)).flatten()
+            };
+            let (po, pn) = (rows(&old_by), rows(&new_by));
             if po == pn {
                 continue;
             }
@@ -357,7 +407,7 @@ fn hierarchy(ctx: &Ctx<'_>, claims: &mut Claims) {
         if !ok || predicted.is_zero() {
             continue;
         }
-        if (delta - predicted).abs() <= rounding_allowance(o) {
+        if near(delta, predicted, rounding_allowance(o)) {
             let e = groups
                 .entry((o.key.check.clone(), master.to_owned()))
                 .or_default();
@@ -422,28 +472,73 @@ fn swap(ctx: &Ctx<'_>, claims: &mut Claims) {
                 .push(c);
         }
     }
-    // pair (a, b) with a < b by partner id -> matched (ia, ib)
-    let mut pairs: BTreeMap<(String, String, String), Vec<(usize, usize)>> = BTreeMap::new();
+    // Candidate pairs: a delta met by exactly one opposite delta in its bucket (a money
+    // amount usually is); then every key of the two partners is matched directly, so a
+    // busy bucket of +1/-1 counts costs nothing and proves nothing.
+    let mut candidates: BTreeSet<(String, String, String)> = BTreeSet::new();
     let mut keys: Vec<_> = buckets.keys().copied().collect();
     keys.sort();
     for k in keys {
-        let list = &buckets[&k];
-        for (x, &(i, di)) in list.iter().enumerate() {
-            for &(j, dj) in &list[x + 1..] {
-                let (pi, pj) = (&ctx.var(i).key.partner, &ctx.var(j).key.partner);
-                if pi == pj || di.checked_add(dj) != Some(Decimal::ZERO) {
-                    continue;
-                }
-                let (a, b, ia, ib) = if pi < pj {
-                    (pi, pj, i, j)
-                } else {
-                    (pj, pi, j, i)
-                };
-                pairs
-                    .entry((k.0.to_owned(), a.clone(), b.clone()))
-                    .or_default()
-                    .push((ia, ib));
+        let mut by_delta: HashMap<Decimal, Vec<usize>> = HashMap::new();
+        for &(i, d) in &buckets[&k] {
+            by_delta.entry(d).or_default().push(i);
+        }
+        for (d, is) in &by_delta {
+            if d.is_sign_negative() || is.len() != 1 {
+                continue;
             }
+            let Some(js) = by_delta.get(&-*d) else {
+                continue;
+            };
+            if js.len() != 1 {
+                continue;
+            }
+            let (pi, pj) = (&ctx.var(is[0]).key.partner, &ctx.var(js[0]).key.partner);
+            if pi != pj {
+                let (a, b) = if pi < pj { (pi, pj) } else { (pj, pi) };
+                candidates.insert((k.0.to_owned(), a.clone(), b.clone()));
+            }
+        }
+    }
+    // pair (a, b) with a < b by partner id -> matched (ia, ib)
+    let mut pairs: BTreeMap<(String, String, String), Vec<(usize, usize)>> = BTreeMap::new();
+    for (check, a, b) in candidates {
+        let open = |p: &str| -> Vec<usize> {
+            ctx.by_partner
+                .get(&(check.clone(), p.to_owned()))
+                .map(|v| {
+                    v.iter()
+                        .copied()
+                        .filter(|&i| {
+                            !claims.is_claimed(i) && !is_commission(&ctx.var(i).key.metric)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let of_b: HashMap<(NaiveDate, &Metric, Option<&str>), usize> = open(&b)
+            .into_iter()
+            .map(|j| {
+                let k = &ctx.var(j).key;
+                ((k.day, &k.metric, k.coupon.as_deref()), j)
+            })
+            .collect();
+        let mut matched = Vec::new();
+        for i in open(&a) {
+            let k = &ctx.var(i).key;
+            if let Some(&j) = of_b.get(&(k.day, &k.metric, k.coupon.as_deref()))
+                && ctx
+                    .var(i)
+                    .delta()
+                    .zip(ctx.var(j).delta())
+                    .and_then(|(x, y)| x.checked_add(y))
+                    == Some(Decimal::ZERO)
+            {
+                matched.push((i, j));
+            }
+        }
+        if !matched.is_empty() {
+            pairs.insert((check, a, b), matched);
         }
     }
     for ((check, a, b), matched) in pairs {
@@ -682,7 +777,7 @@ fn status_scope(ctx: &Ctx<'_>, claims: &mut Claims) {
                     if !want.is_zero() {
                         nontrivial = true;
                     }
-                    if (d - want).abs() > rounding_allowance(o) {
+                    if !near(d, want, rounding_allowance(o)) {
                         return false;
                     }
                 }
@@ -782,7 +877,11 @@ fn late_data(ctx: &Ctx<'_>, claims: &mut Claims) {
                 } else {
                     (o0, o1, n0, n1)
                 };
-                let (g0, g1) = ((lead0 - lag0), (lead1 - lag1));
+                let (Some(g0), Some(g1)) = (lead0.checked_sub(lag0), lead1.checked_sub(lag1))
+                else {
+                    ok = false;
+                    continue;
+                };
                 // The lagging side grows, the leading side never shrinks, the gap never
                 // widens or changes side.
                 if lag1 < lag0 || lead1 < lead0 || g1 > g0 || g1 <= Decimal::ZERO {
@@ -790,7 +889,10 @@ fn late_data(ctx: &Ctx<'_>, claims: &mut Claims) {
                 }
             }
             let first = steps[0];
-            let gap0 = (first.1 - first.0).abs();
+            let gap0 = first
+                .1
+                .checked_sub(first.0)
+                .map_or(Decimal::MAX, |g| g.abs());
             if d.abs() < gap0 {
                 shrank += 1;
             }
@@ -892,10 +994,7 @@ fn fx(ctx: &Ctx<'_>, claims: &mut Claims) {
         if !ok || sized < 2 || per_day.is_empty() {
             continue;
         }
-        let mids: Vec<Decimal> = per_day
-            .values()
-            .map(|(lo, hi)| (*lo + *hi) / Decimal::TWO)
-            .collect();
+        let mids: Vec<Decimal> = per_day.values().map(|(lo, hi)| mid(*lo, *hi)).collect();
         let (Some(min), Some(max)) = (mids.iter().min(), mids.iter().max()) else {
             continue;
         };
@@ -915,11 +1014,15 @@ fn fx(ctx: &Ctx<'_>, claims: &mut Claims) {
             }
             let r = per_day
                 .get(&o.key.day)
-                .map(|(lo, hi)| (*lo + *hi) / Decimal::TWO)
+                .map(|(lo, hi)| mid(*lo, *hi))
                 .unwrap_or(*min);
-            o.old
-                .checked_mul(r)
-                .is_some_and(|p| (p - o.new).abs() <= rounding_allowance(o) + Decimal::new(1, 2))
+            o.old.checked_mul(r).is_some_and(|p| {
+                near(
+                    p,
+                    o.new,
+                    rounding_allowance(o).saturating_add(Decimal::new(1, 2)),
+                )
+            })
         });
         if !small_ok {
             continue;
@@ -1296,7 +1399,7 @@ fn tz_hourly(
                             else {
                                 continue 'h;
                             };
-                            if (pred - o.new).abs() > tol {
+                            if !near(pred, o.new, tol) {
                                 continue 'h;
                             }
                             if pt.var.is_some() && out != inn {
