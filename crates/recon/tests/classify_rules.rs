@@ -94,8 +94,13 @@ fn the_ten_category_names() {
     for c in Category::ALL {
         assert_eq!(Category::parse(c.as_str()), Some(c));
         assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        assert_eq!(
+            serde_json::from_value::<Category>(c.as_str().into()).unwrap(),
+            c
+        );
     }
     assert_eq!(Category::parse("typo"), None);
+    assert!(serde_json::from_value::<Category>("typo".into()).is_err());
 }
 
 /// Clicks of one partner over 10 days, with the hourly series; on the new platform the

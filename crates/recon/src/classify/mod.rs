@@ -17,12 +17,12 @@ use std::fmt;
 use chrono::NaiveDate;
 use cutover_plan::MetricKind;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{HierarchyRow, Metric};
 
 /// The causes the classifier knows (the names are part of the register's vocabulary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     TzShift,
