@@ -4,6 +4,7 @@
 
 pub mod attribution;
 pub mod check;
+pub mod classify;
 pub mod config;
 pub mod csvrecon;
 pub mod event_flow;
