@@ -1,6 +1,7 @@
 //! cutover-recon: canonical rows, mapping into one vocabulary, and the check kinds that
 //! compare two platforms (reconcile, rollup, attribution, event_flow, payout, record_sync,
-//! event_match). Pure: no IO crate; callers hand in rows or readers and get results back.
+//! event_match), and the classifier that proposes causes for their variances (`classify`).
+//! Pure: no IO crate; callers hand in rows or readers and get results back.
 
 pub mod attribution;
 pub mod check;

@@ -457,6 +457,21 @@ fn truncation_needs_a_pull_at_its_cap() {
         out.groups[0].evidence.facts["pull"],
         "10000 rows of a 10000-row cap"
     );
+    // Cut off on both sides: two groups of one partner, with distinct ids.
+    let mut b = count("P-1", 6, Metric::Registrations, 0, 2);
+    b.old_rows = 0;
+    input.variances.push(b);
+    input.pulls.push(PullInfo {
+        new_side: false,
+        incomplete: true,
+        cap: None,
+        ..pull(7)
+    });
+    let ids: Vec<String> = classify(&input).groups.into_iter().map(|g| g.id).collect();
+    assert_eq!(
+        ids,
+        ["truncation:reconcile:P-1", "truncation:reconcile:P-1#2"]
+    );
 }
 
 #[test]

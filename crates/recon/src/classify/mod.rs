@@ -11,7 +11,7 @@
 
 mod rules;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -304,6 +304,7 @@ impl Claims {
 
     fn finish(self, input: &ClassifyInput) -> Classification {
         let mut groups = Vec::with_capacity(self.claims.len());
+        let mut ids: HashSet<String> = HashSet::new();
         for c in self.claims {
             let mut partners = c.partners.clone();
             partners.sort();
@@ -321,10 +322,11 @@ impl Claims {
             );
             let mut id = format!("{}:{}:{}", c.category, c.check, partners.join("+"));
             let mut k = 2;
-            while groups.iter().any(|g: &Group| g.id == id) {
+            while ids.contains(&id) {
                 id = format!("{}:{}:{}#{k}", c.category, c.check, partners.join("+"));
                 k += 1;
             }
+            ids.insert(id.clone());
             groups.push(Group {
                 id,
                 category: c.category,
