@@ -52,6 +52,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../../../workflows/presets/impact.yaml"),
     ),
     ("cake", include_str!("../../../workflows/presets/cake.yaml")),
+    ("ecb", include_str!("../../../workflows/presets/ecb.yaml")),
     (
         "cellxpert",
         include_str!("../../../workflows/presets/cellxpert.yaml"),
@@ -86,6 +87,29 @@ pub struct Source {
     pub metrics: Vec<(String, Field)>,
     /// The plan's metrics (canonical and declared), to tell money from counts.
     pub vocabulary: MetricVocabulary,
+    /// For rates: which way round the source quotes them (`quote:`).
+    pub quote: Quote,
+}
+
+/// How a `rates` source quotes a rate (`quote:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quote {
+    /// `per_unit` (default): units of the plan currency for one unit of `currency`
+    /// (EUR plan: USD 0.92), which is what a `RateRow` holds.
+    #[default]
+    PerUnit,
+    /// `per_plan`: units of `currency` for one unit of the plan currency (the ECB's
+    /// `1 EUR = 1.0862 USD`); inverted at pull (1 / rate, 16 decimal places).
+    PerPlan,
+}
+
+impl Quote {
+    pub fn name(self) -> &'static str {
+        match self {
+            Quote::PerUnit => "per_unit",
+            Quote::PerPlan => "per_plan",
+        }
+    }
 }
 
 impl Source {
@@ -360,6 +384,7 @@ const SOURCE_KEYS: &[&str] = &[
     "format",
     "fields",
     "metrics",
+    "quote",
 ];
 const HTTP_KEYS: &[&str] = &[
     "url",
@@ -410,12 +435,25 @@ fn key_pos(map: &MarkedMappingNode, key: &str) -> Pos {
         .unwrap_or(Pos::START)
 }
 
-/// Deep-merges `over` onto `base`: mappings merge key by key, anything else replaces.
+/// Whether a node is YAML null (`~`, `null` or nothing): in a source over a preset it
+/// removes the preset's key.
+fn is_null(node: &Node) -> bool {
+    // A quoted "null" is text, not null.
+    matches!(node, Node::Scalar(s)
+        if s.may_coerce() && matches!(s.as_str(), "~" | "null" | "Null" | "NULL" | ""))
+}
+
+/// Deep-merges `over` onto `base`: mappings merge key by key, a null value removes the
+/// key (and everything under it), anything else replaces.
 fn merge(base: &Node, over: &Node) -> Node {
     match (base, over) {
         (Node::Mapping(b), Node::Mapping(o)) => {
             let mut out = b.clone();
             for (k, v) in o.iter() {
+                if is_null(v) {
+                    out.remove(k.as_str());
+                    continue;
+                }
                 let merged = match out.get_node(k.as_str()) {
                     Some(bv) => merge(bv, v),
                     None => v.clone(),
@@ -478,6 +516,21 @@ pub(crate) fn compile(root: &Node, default_tz: Tz, diags: &mut Diags) -> Vec<Sou
             },
         };
         if let Some(mut s) = c.source(item, default_tz) {
+            // Rates quoted per unit of a base currency are only inverted into the plan
+            // currency when the base is the plan currency (no cross rates).
+            if s.quote == Quote::PerPlan
+                && let (Some(base), Some(plan)) = (&s.currency, &plan_currency)
+                && base != plan
+            {
+                let at = pos(item);
+                diags.error(
+                    at,
+                    format!(
+                        "source \"{}\": its rates are quoted per {base} (quote: per_plan) but the plan currency is {plan}; rates must be quoted against the plan currency",
+                        crate::diag::short(&s.id)
+                    ),
+                );
+            }
             if s.currency.is_none() {
                 s.currency.clone_from(&plan_currency);
             }
@@ -813,7 +866,32 @@ impl SourceCompiler<'_> {
             }
             (_, None) => Vec::new(),
         };
+        let quote = match self.scalar(map, "quote", "the source").as_deref() {
+            None => Quote::PerUnit,
+            Some(_) if rows != RowKind::Rates => {
+                self.err(
+                    key_pos(map, "quote"),
+                    format!(
+                        "\"quote\" only applies to rates sources (this source's rows are {rows})"
+                    ),
+                );
+                Quote::PerUnit
+            }
+            Some("per_unit") => Quote::PerUnit,
+            Some("per_plan") => Quote::PerPlan,
+            Some(other) => {
+                self.err(
+                    key_pos(map, "quote"),
+                    format!(
+                        "unknown quote \"{other}\" (expected per_unit: plan currency for one unit of the currency, or per_plan: units of the currency for one unit of the plan currency){}",
+                        hint(other, ["per_unit", "per_plan"])
+                    ),
+                );
+                Quote::PerUnit
+            }
+        };
         Some(Source {
+            quote,
             id,
             system,
             description,

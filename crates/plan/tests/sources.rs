@@ -331,3 +331,43 @@ fn plans_without_sources_still_load() {
     let l = cutover_plan::load("plan.yaml", BASE).expect("loads");
     assert!(l.sources.is_empty());
 }
+
+#[test]
+fn null_removes_a_preset_key() {
+    let text = with(
+        "  - { id: tu, system: new, preset: tune, metrics: { net_revenue: null, clicks_unique: ~ } }
+  - { id: fx, preset: ecb, http: null, file: { path: fx.xml } }
+",
+    );
+    let l = cutover_plan::load("plan.yaml", &text).unwrap_or_else(|d| panic!("{d:#?}"));
+    let names: Vec<&str> = l.sources[0]
+        .metrics
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(names, ["clicks_gross", "ftd_count", "commission"]);
+    assert!(matches!(l.sources[1].connector, Connector::File { .. }));
+}
+
+#[test]
+fn rates_quote() {
+    use cutover_plan::sources::Quote;
+    let text = with("  - { id: fx, preset: ecb }\n");
+    let l = cutover_plan::load("plan.yaml", &text).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(l.sources[0].quote, Quote::PerPlan);
+    assert_eq!(l.sources[0].rows, RowKind::Rates);
+    assert!(matches!(&l.sources[0].format, Format::Xml { rows } if rows == "Cube/Cube/Cube"));
+    assert_error(
+        "  - { id: fx, system: bi, rows: rates, quote: per_eur, file: { path: f.csv }, format: { type: csv }, fields: { day: d, currency: c, rate: r } }\n",
+        "plan.yaml:15:40: error: source \"fx\": unknown quote \"per_eur\" (expected per_unit: plan currency for one unit of the currency, or per_plan: units of the currency for one unit of the plan currency)",
+    );
+    assert_error(
+        "  - { id: a, system: old, quote: per_plan, file: { path: f.csv }, format: { type: csv }, fields: { partner: p, day: d }, metrics: { clicks_gross: c } }\n",
+        "plan.yaml:15:27: error: source \"a\": \"quote\" only applies to rates sources (this source's rows are aggregate)",
+    );
+    // Quoted per USD while the plan is in EUR: no cross rates.
+    assert_error(
+        "  - { id: fx, preset: ecb, currency: USD }\n",
+        "plan.yaml:15:5: error: source \"fx\": its rates are quoted per USD (quote: per_plan) but the plan currency is EUR; rates must be quoted against the plan currency",
+    );
+}

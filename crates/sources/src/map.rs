@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use cutover_plan::Source;
-use cutover_plan::sources::{Field, RowKind};
+use cutover_plan::sources::{Field, Quote, RowKind};
 use cutover_recon::{
     Aggregate, CrosswalkRow, Event, EventStatus, EventType, HierarchyRow, Metric, RateRow, Record,
     Row,
@@ -216,11 +216,33 @@ impl<'s> Mapper<'s> {
             return Err(err(
                 row,
                 "rate",
-                format!(
-                    "{rate} is not above zero (a rate is units of the plan currency for one {currency})"
-                ),
+                match self.source.quote {
+                    Quote::PerUnit => format!(
+                        "{rate} is not above zero (a rate is units of the plan currency for one {currency})"
+                    ),
+                    Quote::PerPlan => format!(
+                        "{rate} is not above zero (quote: per_plan, a rate is units of {currency} for one unit of the plan currency)"
+                    ),
+                },
             ));
         }
+        let rate = match self.source.quote {
+            Quote::PerUnit => rate,
+            // 1 EUR = 1.0862 USD -> 1 USD = 0.9206407659731173 EUR.
+            Quote::PerPlan => Decimal::ONE
+                .checked_div(rate)
+                .map(|r| r.round_dp(16).normalize())
+                .filter(|r| !r.is_zero())
+                .ok_or_else(|| {
+                    err(
+                        row,
+                        "rate",
+                        format!(
+                            "{rate} cannot be inverted into a rate (1 / {rate} is out of range)"
+                        ),
+                    )
+                })?,
+        };
         out.push(Row::Rate(RateRow {
             day,
             currency,

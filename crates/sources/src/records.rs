@@ -139,17 +139,37 @@ fn xml(body: &[u8], rows: &str, page: u32) -> Result<Parsed, PullError> {
         page,
         message: format!("the body is not valid XML ({e})"),
     })?;
+    // `row` matches every element named so; `Cube/Cube/Cube` every element whose own
+    // name and its ancestors' end in that chain (local names, namespaces ignored).
+    let chain: Vec<&str> = rows.split('/').filter(|s| !s.is_empty()).collect();
+    let matches = |n: &roxmltree::Node<'_, '_>| -> bool {
+        let mut cur = Some(*n);
+        for want in chain.iter().rev() {
+            match cur {
+                Some(c) if c.is_element() && c.tag_name().name() == *want => {
+                    cur = c.parent();
+                }
+                _ => return false,
+            }
+        }
+        true
+    };
     let mut records = Vec::new();
-    for node in doc
-        .descendants()
-        .filter(|n| n.is_element() && n.tag_name().name() == rows)
-    {
+    for node in doc.descendants().filter(|n| n.is_element() && matches(n)) {
         let mut m = Map::new();
         for a in node.attributes() {
             m.insert(
                 format!("@{}", a.name()),
                 Value::String(a.value().to_owned()),
             );
+        }
+        // Attributes of enclosing elements the row does not have itself are inherited,
+        // nearest first (the ECB's `<Cube time=..>` around its `<Cube currency=..>`).
+        for anc in node.ancestors().skip(1).filter(|a| a.is_element()) {
+            for a in anc.attributes() {
+                m.entry(format!("@{}", a.name()))
+                    .or_insert_with(|| Value::String(a.value().to_owned()));
+            }
         }
         for child in node.children().filter(|c| c.is_element()) {
             let text = child.text().unwrap_or("").trim().to_owned();
