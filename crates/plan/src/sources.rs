@@ -89,6 +89,29 @@ pub struct Source {
     pub vocabulary: MetricVocabulary,
     /// For rates: which way round the source quotes them (`quote:`).
     pub quote: Quote,
+    /// Long-layout aggregates (`fields: {metric, value}`): the export's label -> the
+    /// metric it is (`labels: {LABEL: metric}`).
+    pub labels: Vec<(String, String)>,
+    /// Long-layout aggregates: what a label that is neither in `labels` nor a metric
+    /// name does (`unknown_labels:`).
+    pub unknown_labels: UnknownLabels,
+}
+
+/// What a long-layout row whose label is not a metric does (`unknown_labels:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownLabels {
+    /// Fails the pull naming the row and the label (default).
+    #[default]
+    Error,
+    /// Skips the row; the pull counts and reports the skipped rows per label.
+    Skip,
+}
+
+impl Source {
+    /// A long-layout aggregate source (`fields: {metric, value}`, no `metrics:`).
+    pub fn is_long(&self) -> bool {
+        self.rows == RowKind::Aggregate && self.field("metric").is_some()
+    }
 }
 
 /// How a `rates` source quotes a rate (`quote:`).
@@ -385,6 +408,8 @@ const SOURCE_KEYS: &[&str] = &[
     "fields",
     "metrics",
     "quote",
+    "labels",
+    "unknown_labels",
 ];
 const HTTP_KEYS: &[&str] = &[
     "url",
@@ -400,7 +425,9 @@ const HTTP_KEYS: &[&str] = &[
     "paging",
     "truncation",
 ];
-const AGG_FIELDS: &[&str] = &["partner", "day", "link", "coupon", "currency"];
+const AGG_FIELDS: &[&str] = &[
+    "partner", "day", "link", "coupon", "currency", "metric", "value",
+];
 const EVENT_FIELDS: &[&str] = &[
     "id",
     "kind",
@@ -842,7 +869,28 @@ impl SourceCompiler<'_> {
                 }
             }
         }
+        let long =
+            rows == RowKind::Aggregate && fields.iter().any(|(n, _)| n == "metric" || n == "value");
+        if long {
+            for (need, other) in [("metric", "value"), ("value", "metric")] {
+                if fields.iter().any(|(n, _)| n == other) && !fields.iter().any(|(n, _)| n == need)
+                {
+                    self.err(
+                        key_pos(map, "fields"),
+                        format!("a long-layout source maps both \"metric\" and \"value\" (\"{other}\" is mapped, \"{need}\" is not)"),
+                    );
+                }
+            }
+        }
         let metrics = match (rows, map.get_node("metrics")) {
+            (RowKind::Aggregate, Some(_)) if long => {
+                self.err(
+                    key_pos(map, "metrics"),
+                    "a long-layout source (\"fields\" maps \"metric\" and \"value\") names its metrics in the rows, not in \"metrics\"; map export labels with \"labels\"",
+                );
+                Vec::new()
+            }
+            (RowKind::Aggregate, None) if long => Vec::new(),
             (RowKind::Aggregate, Some(n)) => {
                 let vocabulary = self.vocabulary;
                 let m = self.field_map(n, Allowed::Metrics(vocabulary), "metrics");
@@ -852,7 +900,10 @@ impl SourceCompiler<'_> {
                 m
             }
             (RowKind::Aggregate, None) => {
-                self.err(at, "an aggregate source needs \"metrics\"");
+                self.err(
+                    at,
+                    "an aggregate source needs \"metrics\" (wide layout) or \"fields\" mapping \"metric\" and \"value\" (long layout)",
+                );
                 Vec::new()
             }
             (other, Some(_)) => {
@@ -865,6 +916,38 @@ impl SourceCompiler<'_> {
                 Vec::new()
             }
             (_, None) => Vec::new(),
+        };
+        let labels = match map.get_node("labels") {
+            Some(n) if !long => {
+                self.err(
+                    pos(n),
+                    "\"labels\" only applies to long-layout aggregate sources (\"fields\" mapping \"metric\" and \"value\")",
+                );
+                Vec::new()
+            }
+            Some(n) => self.labels(n),
+            None => Vec::new(),
+        };
+        let unknown_labels = match self.scalar(map, "unknown_labels", "the source").as_deref() {
+            None => UnknownLabels::Error,
+            Some(_) if !long => {
+                self.err(
+                    key_pos(map, "unknown_labels"),
+                    "\"unknown_labels\" only applies to long-layout aggregate sources",
+                );
+                UnknownLabels::Error
+            }
+            Some("error") => UnknownLabels::Error,
+            Some("skip") => UnknownLabels::Skip,
+            Some(other) => {
+                self.err(
+                    key_pos(map, "unknown_labels"),
+                    format!(
+                        "unknown value \"{other}\" for \"unknown_labels\" (expected error or skip)"
+                    ),
+                );
+                UnknownLabels::Error
+            }
         };
         let quote = match self.scalar(map, "quote", "the source").as_deref() {
             None => Quote::PerUnit,
@@ -892,6 +975,8 @@ impl SourceCompiler<'_> {
         };
         Some(Source {
             quote,
+            labels,
+            unknown_labels,
             id,
             system,
             description,
@@ -1314,6 +1399,53 @@ impl SourceCompiler<'_> {
                 None
             }
         }
+    }
+
+    /// `labels: {LABEL: metric}` -> (label, metric) pairs, the same way round as a
+    /// reconcile check's `labels:`. The metric must be known to the plan.
+    fn labels(&mut self, node: &Node) -> Vec<(String, String)> {
+        let Some(m) = node.as_mapping() else {
+            self.err(
+                pos(node),
+                "\"labels\" must be a mapping of the export's label -> metric",
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (k, v) in m.iter() {
+            let label = k.as_str();
+            if label.is_empty() {
+                self.err(Pos::of_span(k.span()), "a label in \"labels\" is empty");
+                continue;
+            }
+            let Some(metric) = v.as_scalar().map(|s| s.as_str().to_owned()) else {
+                self.err(
+                    pos(v),
+                    format!("label \"{label}\" must map to one metric name"),
+                );
+                continue;
+            };
+            if !self.vocabulary.is_known(&metric) {
+                let h = self.diags.hint(&metric, self.vocabulary.names());
+                // Written the other way round (metric: label)?
+                let flipped = if self.vocabulary.is_known(label) {
+                    format!(
+                        "; labels map the export's label to a metric: write `\"{metric}\": {label}`"
+                    )
+                } else {
+                    String::new()
+                };
+                self.err(
+                    pos(v),
+                    format!(
+                        "unknown metric \"{metric}\" for label \"{label}\" in \"labels\"{h}{flipped}"
+                    ),
+                );
+                continue;
+            }
+            out.push((label.to_owned(), metric));
+        }
+        out
     }
 
     /// A mapping of names to [`Field`]s. Names outside `allowed` are errors (with

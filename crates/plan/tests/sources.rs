@@ -371,3 +371,59 @@ fn rates_quote() {
         "plan.yaml:15:5: error: source \"fx\": its rates are quoted per USD (quote: per_plan) but the plan currency is EUR; rates must be quoted against the plan currency",
     );
 }
+
+#[test]
+fn long_layout_sources() {
+    let text = with(
+        "  - id: l
+    system: old
+    file: { path: l.csv }
+    format: { type: csv }
+    fields: { partner: p, day: d, metric: m, value: v }
+    labels: { Clicks: clicks_gross, NGR: net_revenue, Net Gaming Revenue: net_revenue }
+",
+    );
+    let l = cutover_plan::load("plan.yaml", &text).unwrap_or_else(|d| panic!("{d:#?}"));
+    let s = &l.sources[0];
+    assert!(s.is_long());
+    assert!(s.metrics.is_empty());
+    assert_eq!(
+        s.labels,
+        [
+            ("Clicks".to_owned(), "clicks_gross".to_owned()),
+            ("NGR".to_owned(), "net_revenue".to_owned()),
+            ("Net Gaming Revenue".to_owned(), "net_revenue".to_owned()),
+        ]
+    );
+    let long = "  - { id: l, system: old, file: { path: l.csv }, format: { type: csv }, fields: { partner: p, day: d, metric: m, value: v }";
+    // Written metric -> label: the error says which way round.
+    let errs = errors(&format!("{long}, labels: {{ clicks_gross: Clicks }} }}\n"));
+    assert!(
+        errs.iter().any(|e| e.ends_with(
+            "unknown metric \"Clicks\" for label \"clicks_gross\" in \"labels\"; labels map the export's label to a metric: write `\"Clicks\": clicks_gross`"
+        )),
+        "{errs:#?}"
+    );
+    let errs = errors(&format!("{long}, metrics: {{ clicks_gross: c }} }}\n"));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("names its metrics in the rows, not in \"metrics\"")),
+        "{errs:#?}"
+    );
+    let errs = errors(
+        "  - { id: w, system: old, file: { path: l.csv }, format: { type: csv }, fields: { partner: p, day: d, value: v } }\n",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("maps both \"metric\" and \"value\"")),
+        "{errs:#?}"
+    );
+    let errs = errors(
+        "  - { id: w, system: old, file: { path: l.csv }, format: { type: csv }, fields: { partner: p, day: d }, metrics: { clicks_gross: c }, labels: { C: clicks_gross } }\n",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("\"labels\" only applies to long-layout")),
+        "{errs:#?}"
+    );
+}

@@ -85,7 +85,7 @@ pub(crate) async fn pull(
         timezone: source.timezone.name().to_owned(),
         ..Vars::default()
     };
-    let mapper = Mapper::new(source)?;
+    let mapper = Mapper::new(source, Some(window))?;
     let (first_page, first_offset, size) = match &http.paging {
         Paging::Page { first, size, .. } => (*first, 0, *size),
         Paging::Offset { first, size, .. } => (1, *first, *size),
@@ -101,6 +101,7 @@ pub(crate) async fn pull(
         bodies: Vec::new(),
         rows: Vec::new(),
         status: PullStatus::Complete,
+        dropped: Vec::new(),
     };
     let mut record_no: u64 = 0;
     let mut reported_total: Option<u64> = None;
@@ -244,6 +245,7 @@ pub(crate) async fn pull(
             ),
         };
     }
+    raw.dropped = mapper.dropped();
     Ok(raw)
 }
 

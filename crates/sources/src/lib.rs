@@ -134,6 +134,22 @@ pub struct Pull {
     pub bytes: u64,
     pub rows: Vec<Row>,
     pub status: PullStatus,
+    /// Records read but left out of `rows` (an aggregate day outside the window, a
+    /// long-layout label that is not a metric with `unknown_labels: skip`), counted.
+    pub dropped: Vec<Dropped>,
+}
+
+/// Records a pull read and left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub reason: String,
+    pub records: u64,
+}
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} left out", self.records, self.reason)
+    }
 }
 
 /// Why a pull failed. Messages never contain secret values.
@@ -204,6 +220,7 @@ pub async fn pull(source: &Source, window: Window, opts: &PullOptions) -> Result
         payload_sha256: hex::encode(hasher.finalize()),
         rows: raw.rows,
         status: raw.status,
+        dropped: raw.dropped,
     })
 }
 
@@ -213,6 +230,7 @@ pub(crate) struct Raw {
     pub bodies: Vec<Vec<u8>>,
     pub rows: Vec<Row>,
     pub status: PullStatus,
+    pub dropped: Vec<Dropped>,
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use cutover_plan::Source;
-use cutover_plan::sources::{Field, Quote, RowKind};
+use cutover_plan::sources::{Field, Quote, RowKind, UnknownLabels};
 use cutover_recon::{
     Aggregate, CrosswalkRow, Event, EventStatus, EventType, HierarchyRow, Metric, RateRow, Record,
     Row,
@@ -18,23 +18,64 @@ use cutover_recon::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::PullError;
-use crate::records::lookup;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-/// A compiled mapping for one source (metric names parsed once).
+use crate::records::lookup;
+use crate::{Dropped, PullError, Window};
+
+/// A compiled mapping for one source (metric names and labels parsed once).
 pub(crate) struct Mapper<'s> {
     source: &'s Source,
     metrics: Vec<(Metric, &'s Field)>,
+    /// Long layout: the export's label -> metric.
+    labels: HashMap<String, Metric>,
+    /// Aggregate records on days outside it are dropped and counted.
+    window: Option<Window>,
+    /// What was left out, and how many records: reason -> count.
+    dropped: Mutex<BTreeMap<String, u64>>,
 }
 
 impl<'s> Mapper<'s> {
-    pub fn new(source: &'s Source) -> Result<Self, PullError> {
+    pub fn new(source: &'s Source, window: Option<Window>) -> Result<Self, PullError> {
         let mut metrics = Vec::new();
         for (name, f) in &source.metrics {
             let m = Metric::from_str(name).map_err(|e| PullError::Config(e.to_string()))?;
             metrics.push((m, f));
         }
-        Ok(Mapper { source, metrics })
+        let mut labels = HashMap::new();
+        for (label, name) in &source.labels {
+            let m = Metric::from_str(name).map_err(|e| PullError::Config(e.to_string()))?;
+            labels.insert(label.clone(), m);
+        }
+        Ok(Mapper {
+            source,
+            metrics,
+            labels,
+            window,
+            dropped: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// What was left out so far, in reason order.
+    pub fn dropped(&self) -> Vec<Dropped> {
+        self.dropped
+            .lock()
+            .map(|d| {
+                d.iter()
+                    .map(|(reason, records)| Dropped {
+                        reason: reason.clone(),
+                        records: *records,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn drop_record(&self, reason: String) {
+        if let Ok(mut d) = self.dropped.lock() {
+            *d.entry(reason).or_default() += 1;
+        }
     }
 
     /// Maps a page's `records` (the first is the `before + 1`-th of the pull) into `out`,
@@ -315,15 +356,22 @@ impl<'s> Mapper<'s> {
             self.source.timezone,
         )
         .map_err(|m| err(row, "day", m))?;
+        if let Some(w) = self.window
+            && (day < w.from || day > w.to)
+        {
+            self.drop_record(format!(
+                "records on days outside the window {} .. {}",
+                w.from, w.to
+            ));
+            return Ok(());
+        }
         let link = self.text(record, "link", row)?.filter(|s| !s.is_empty());
         let coupon = self.text(record, "coupon", row)?.filter(|s| !s.is_empty());
         let currency = self
             .text(record, "currency", row)?
             .filter(|s| !s.is_empty())
             .or_else(|| self.source.currency.clone());
-        for (metric, f) in &self.metrics {
-            let v = raw_of(f, record).ok_or_else(|| err(row, metric.as_str(), missing(Some(f))))?;
-            let value = as_decimal(&v).map_err(|m| err(row, metric.as_str(), m))?;
+        let mut push = |metric: &Metric, value: Decimal| {
             let currency = if self.source.vocabulary.is_money(metric) {
                 currency.clone()
             } else {
@@ -338,6 +386,44 @@ impl<'s> Mapper<'s> {
                 link: link.clone(),
                 coupon: coupon.clone(),
             }));
+        };
+        if self.source.is_long() {
+            let label = self.required_id(record, "metric", row)?;
+            let metric = match self.labels.get(&label) {
+                Some(m) => m.clone(),
+                None if self.source.vocabulary.is_known(&label) => {
+                    Metric::from_str(&label).map_err(|e| err(row, "metric", e.to_string()))?
+                }
+                None => match self.source.unknown_labels {
+                    UnknownLabels::Skip => {
+                        self.drop_record(format!(
+                            "rows labelled \"{label}\", not a metric (unknown_labels: skip)"
+                        ));
+                        return Ok(());
+                    }
+                    UnknownLabels::Error => {
+                        return Err(err(
+                            row,
+                            "metric",
+                            format!(
+                                "\"{label}\" is not a metric: map it under \"labels\" (e.g. `labels: {{\"{label}\": clicks_gross}}`) or set `unknown_labels: skip`"
+                            ),
+                        ));
+                    }
+                },
+            };
+            let f = self.source.field("value");
+            let v = self
+                .raw(record, "value")
+                .ok_or_else(|| err(row, "value", missing(f)))?;
+            let value = as_decimal(&v).map_err(|m| err(row, "value", m))?;
+            push(&metric, value);
+            return Ok(());
+        }
+        for (metric, f) in &self.metrics {
+            let v = raw_of(f, record).ok_or_else(|| err(row, metric.as_str(), missing(Some(f))))?;
+            let value = as_decimal(&v).map_err(|m| err(row, metric.as_str(), m))?;
+            push(metric, value);
         }
         Ok(())
     }
@@ -734,7 +820,7 @@ sources:
     /// and the field the replaced key feeds. Panics are what this guards against.
     fn map_everywhere(sources: &[Source], key: &str, record: &Value) {
         for s in sources {
-            let m = Mapper::new(s).expect("mapper");
+            let m = Mapper::new(s, None).expect("mapper");
             let mut out = Vec::new();
             match m.map(record, 7, &mut out) {
                 Ok(()) => {}
@@ -858,7 +944,7 @@ sources:
     #[test]
     fn multibyte_date_slice_is_an_error_not_a_panic() {
         let s = sources();
-        let m = Mapper::new(&s[0]).expect("mapper");
+        let m = Mapper::new(&s[0], None).expect("mapper");
         let mut rec = valid();
         // "2026-08-2" + "é": byte 10 is the middle of "é".
         rec["d"] = json!("2026-08-2é");
@@ -884,7 +970,7 @@ sources:
         // The valid record maps everywhere.
         for s in &sources {
             let mut out = Vec::new();
-            Mapper::new(s)
+            Mapper::new(s, None)
                 .unwrap()
                 .map(&base, 1, &mut out)
                 .unwrap_or_else(|e| panic!("{}: {e}", s.id));
