@@ -95,6 +95,40 @@ pub struct Source {
     /// Long-layout aggregates: what a label that is neither in `labels` nor a metric
     /// name does (`unknown_labels:`).
     pub unknown_labels: UnknownLabels,
+    /// How numbers are written in text values (`decimal:`, `thousands:`).
+    pub numbers: NumberFormat,
+    /// What an empty metric value means (`empty:`).
+    pub empty: Empty,
+}
+
+/// How a source writes numbers as text: `decimal: ","` and `thousands: "."` read
+/// `1.133,05` as 1133.05. JSON numbers are not affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberFormat {
+    pub decimal: char,
+    pub thousands: Option<char>,
+}
+
+impl Default for NumberFormat {
+    fn default() -> Self {
+        NumberFormat {
+            decimal: '.',
+            thousands: None,
+        }
+    }
+}
+
+/// What an empty (blank or null) metric value of an aggregate means (`empty:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Empty {
+    /// `missing` (default): that metric is absent on this side for that key (it shows
+    /// as `only_old` / `only_new`), never a silent 0.
+    #[default]
+    Missing,
+    /// `zero`: the platform writes 0 as an empty cell.
+    Zero,
+    /// `error`: an empty value fails the pull naming the row and the metric.
+    Error,
 }
 
 /// What a long-layout row whose label is not a metric does (`unknown_labels:`).
@@ -410,6 +444,9 @@ const SOURCE_KEYS: &[&str] = &[
     "quote",
     "labels",
     "unknown_labels",
+    "decimal",
+    "thousands",
+    "empty",
 ];
 const HTTP_KEYS: &[&str] = &[
     "url",
@@ -949,6 +986,22 @@ impl SourceCompiler<'_> {
                 UnknownLabels::Error
             }
         };
+        let numbers = self.numbers(map);
+        let empty = match self.scalar(map, "empty", "the source").as_deref() {
+            None | Some("missing") => Empty::Missing,
+            Some("zero") => Empty::Zero,
+            Some("error") => Empty::Error,
+            Some(other) => {
+                self.err(
+                    key_pos(map, "empty"),
+                    format!(
+                        "unknown value \"{other}\" for \"empty\" (expected missing, zero or error){}",
+                        hint(other, ["missing", "zero", "error"])
+                    ),
+                );
+                Empty::Missing
+            }
+        };
         let quote = match self.scalar(map, "quote", "the source").as_deref() {
             None => Quote::PerUnit,
             Some(_) if rows != RowKind::Rates => {
@@ -974,6 +1027,8 @@ impl SourceCompiler<'_> {
             }
         };
         Some(Source {
+            numbers,
+            empty,
             quote,
             labels,
             unknown_labels,
@@ -1399,6 +1454,50 @@ impl SourceCompiler<'_> {
                 None
             }
         }
+    }
+
+    /// `decimal:` and `thousands:`: one character each, different, neither a digit nor
+    /// a sign.
+    fn numbers(&mut self, map: &MarkedMappingNode) -> NumberFormat {
+        let mut out = NumberFormat::default();
+        let one = |c: &mut Self, key: &str| -> Option<Option<char>> {
+            let v = c.scalar(map, key, "the source")?;
+            let mut chars = v.chars();
+            match (chars.next(), chars.next()) {
+                (None, _) if key == "thousands" => Some(None),
+                (Some(ch), None)
+                    if !ch.is_ascii_digit() && !matches!(ch, '-' | '+' | 'e' | 'E') =>
+                {
+                    Some(Some(ch))
+                }
+                _ => {
+                    c.err(
+                        key_pos(map, key),
+                        format!(
+                            "\"{key}\" must be one character that is not a digit or a sign (e.g. \",\" or \".\"), found \"{v}\""
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(Some(d)) = one(self, "decimal") {
+            out.decimal = d;
+        }
+        if let Some(t) = one(self, "thousands") {
+            out.thousands = t;
+        }
+        if out.thousands == Some(out.decimal) {
+            self.err(
+                key_pos(map, "thousands"),
+                format!(
+                    "\"thousands\" and \"decimal\" are both \"{}\"; they must differ",
+                    out.decimal
+                ),
+            );
+            out.thousands = None;
+        }
+        out
     }
 
     /// `labels: {LABEL: metric}` -> (label, metric) pairs, the same way round as a

@@ -427,3 +427,38 @@ fn long_layout_sources() {
         "{errs:#?}"
     );
 }
+
+#[test]
+fn number_format_and_empty_are_validated() {
+    let base = "  - { id: s, system: old, file: { path: f.csv }, format: { type: csv }, fields: { partner: p, day: d }, metrics: { clicks_gross: c }";
+    let errs = errors(&format!("{base}, decimal: \",\", thousands: \",\" }}\n"));
+    assert!(
+        errs.iter()
+            .any(|e| e.ends_with("\"thousands\" and \"decimal\" are both \",\"; they must differ")),
+        "{errs:#?}"
+    );
+    let errs = errors(&format!("{base}, decimal: \",,\" }}\n"));
+    assert!(errs.iter().any(|e| e.ends_with("\"decimal\" must be one character that is not a digit or a sign (e.g. \",\" or \".\"), found \",,\"")), "{errs:#?}");
+    let errs = errors(&format!("{base}, thousands: \"1\" }}\n"));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("\"thousands\" must be one character")),
+        "{errs:#?}"
+    );
+    let errs = errors(&format!("{base}, empty: nothing }}\n"));
+    assert!(
+        errs.iter().any(|e| e
+            .contains("unknown value \"nothing\" for \"empty\" (expected missing, zero or error)")),
+        "{errs:#?}"
+    );
+    let l = cutover_plan::load(
+        "plan.yaml",
+        &with(&format!(
+            "{base}, decimal: \",\", thousands: \" \", empty: zero }}\n"
+        )),
+    )
+    .unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(l.sources[0].numbers.decimal, ',');
+    assert_eq!(l.sources[0].numbers.thousands, Some(' '));
+    assert_eq!(l.sources[0].empty, cutover_plan::sources::Empty::Zero);
+}

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use cutover_plan::Source;
-use cutover_plan::sources::{Field, Quote, RowKind, UnknownLabels};
+use cutover_plan::sources::{Empty, Field, NumberFormat, Quote, RowKind, UnknownLabels};
 use cutover_recon::{
     Aggregate, CrosswalkRow, Event, EventStatus, EventType, HierarchyRow, Metric, RateRow, Record,
     Row,
@@ -252,7 +252,7 @@ impl<'s> Mapper<'s> {
         let raw = self
             .raw(record, "rate")
             .ok_or_else(|| err(row, "rate", missing(f)))?;
-        let rate = as_decimal(&raw).map_err(|m| err(row, "rate", m))?;
+        let rate = self.number(&raw).map_err(|m| err(row, "rate", m))?;
         if rate <= Decimal::ZERO {
             return Err(err(
                 row,
@@ -416,16 +416,70 @@ impl<'s> Mapper<'s> {
             let v = self
                 .raw(record, "value")
                 .ok_or_else(|| err(row, "value", missing(f)))?;
-            let value = as_decimal(&v).map_err(|m| err(row, "value", m))?;
-            push(&metric, value);
+            if let Some(value) = self.metric_value(&v, row, "value", &metric)? {
+                push(&metric, value);
+            }
             return Ok(());
         }
         for (metric, f) in &self.metrics {
             let v = raw_of(f, record).ok_or_else(|| err(row, metric.as_str(), missing(Some(f))))?;
-            let value = as_decimal(&v).map_err(|m| err(row, metric.as_str(), m))?;
-            push(metric, value);
+            if let Some(value) = self.metric_value(&v, row, metric.as_str(), metric)? {
+                push(metric, value);
+            }
         }
         Ok(())
+    }
+
+    /// A metric's value; `None` when it is empty and `empty: missing` says so.
+    fn metric_value(
+        &self,
+        v: &RawValue<'_>,
+        row: u64,
+        field: &str,
+        metric: &Metric,
+    ) -> Result<Option<Decimal>, PullError> {
+        let blank = match v {
+            RawValue::Json(Value::Null) => true,
+            RawValue::Json(Value::String(s)) => s.trim().is_empty(),
+            _ => false,
+        };
+        if blank {
+            return match self.source.empty {
+                Empty::Missing => Ok(None),
+                Empty::Zero => Ok(Some(Decimal::ZERO)),
+                Empty::Error => Err(err(
+                    row,
+                    field,
+                    format!("{metric} is empty (the source says empty: error)"),
+                )),
+            };
+        }
+        self.number(v).map(Some).map_err(|m| err(row, field, m))
+    }
+
+    /// A number, read from text in the source's number format.
+    fn number(&self, v: &RawValue<'_>) -> Result<Decimal, String> {
+        let f = self.source.numbers;
+        if f == NumberFormat::default() {
+            return as_decimal(v);
+        }
+        let text = match v {
+            RawValue::Const(c) => *c,
+            RawValue::Json(Value::String(s)) => s.as_str(),
+            _ => return as_decimal(v),
+        };
+        let plain = localised(text.trim(), f).ok_or_else(|| {
+            let t = f
+                .thousands
+                .map(|t| format!(", thousands \"{t}\""))
+                .unwrap_or_default();
+            format!(
+                "\"{}\" is not a number in the source's format (decimal \"{}\"{t})",
+                text.trim(),
+                f.decimal
+            )
+        })?;
+        as_decimal(&RawValue::Const(&plain))
     }
 
     fn time(
@@ -472,7 +526,7 @@ impl<'s> Mapper<'s> {
         let amount = match self.raw(record, "amount") {
             None | Some(RawValue::Json(Value::Null)) => None,
             Some(RawValue::Json(Value::String(s))) if s.is_empty() => None,
-            Some(v) => Some(as_decimal(&v).map_err(|m| err(row, "amount", m))?),
+            Some(v) => Some(self.number(&v).map_err(|m| err(row, "amount", m))?),
         };
         let opt = |name: &str| -> Result<Option<String>, PullError> {
             Ok(self.text(record, name, row)?.filter(|s| !s.is_empty()))
@@ -571,6 +625,46 @@ fn as_decimal(v: &RawValue<'_>) -> Result<Decimal, String> {
     Decimal::from_str(s)
         .or_else(|_| Decimal::from_scientific(s))
         .map_err(|_| format!("\"{s}\" is not a number"))
+}
+
+/// `1.133,05` (decimal `,`, thousands `.`) -> `1133.05`. Thousands separators must
+/// group the integer part by three (`1.13,05` is not a number); `None` when the text is
+/// not a number in that format.
+fn localised(s: &str, f: NumberFormat) -> Option<String> {
+    let (sign, body) = match s.as_bytes().first() {
+        Some(b'-') => ("-", &s[1..]),
+        Some(b'+') => ("", &s[1..]),
+        _ => ("", s),
+    };
+    let (int, frac) = match body.split_once(f.decimal) {
+        Some((i, fr)) => (i, Some(fr)),
+        None => (body, None),
+    };
+    let int = match f.thousands {
+        Some(t) if int.contains(t) => {
+            let groups: Vec<&str> = int.split(t).collect();
+            let ok = (1..=3).contains(&groups[0].len())
+                && groups[1..].iter().all(|g| g.len() == 3)
+                && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return None;
+            }
+            groups.concat()
+        }
+        _ => int.to_owned(),
+    };
+    if let Some(fr) = frac
+        && (fr.is_empty() || !fr.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match frac {
+        Some(fr) => format!("{sign}{int}.{fr}"),
+        None => format!("{sign}{int}"),
+    })
 }
 
 fn unix(s: &str) -> Option<DateTime<Utc>> {

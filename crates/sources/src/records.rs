@@ -17,6 +17,12 @@ pub(crate) fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     if path.is_empty() {
         return Some(v);
     }
+    // A key that contains dots itself (a CSV header "Amount (e.g. EUR)") wins.
+    if let Value::Object(m) = v
+        && let Some(found) = m.get(path)
+    {
+        return Some(found);
+    }
     let mut cur = v;
     for seg in path.split('.') {
         cur = match cur {
@@ -44,6 +50,8 @@ fn take(v: &mut Value, path: &str) -> Option<Value> {
 }
 
 pub(crate) fn parse(format: &Format, body: &[u8], page: u32) -> Result<Parsed, PullError> {
+    // A UTF-8 byte order mark (Excel's CSV, some XML) is not part of the data.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     match format {
         Format::Json { rows } => json(body, rows, page),
         Format::Csv { delimiter } => csv(body, *delimiter, page),

@@ -144,3 +144,116 @@ async fn aggregate_records_outside_the_window_are_dropped_and_counted() {
     // The pages still count every record read.
     assert_eq!(p.pages[0].records, 4);
 }
+
+const LOCAL: &str = "  - id: old
+    system: old
+    file: { path: data.csv }
+    format: { type: csv, delimiter: \";\" }
+    decimal: \",\"
+    thousands: \".\"
+    fields: { partner: \"Affiliate ID\", day: { path: Date, format: \"%d.%m.%Y\" } }
+    metrics: { deposits_amount: \"Deposits (EUR)\", ftd_count: FTDs }
+";
+
+/// A BOM, CRLF, `;` inside quotes and `""`, decimal comma and `.` thousands, DD.MM.YYYY.
+#[tokio::test]
+async fn local_number_and_date_formats() {
+    let csv = "\u{feff}Affiliate ID;Name;Date;FTDs;Deposits (EUR)\r\nAFF-1;\"A; \"\"B\"\"\";01.10.2026;4;\"1.133,05\"\r\nAFF-2;C;02.10.2026;1.000;-7,5\r\nAFF-3;D;02.10.2026;;12\r\n";
+    let p = pull_csv(LOCAL, csv, "2026-10-01", "2026-10-07")
+        .await
+        .expect("pull");
+    let got: Vec<(&str, String, Metric, Decimal)> = aggregates(&p.rows)
+        .iter()
+        .map(|a| {
+            (
+                a.partner.as_str(),
+                a.day.to_string(),
+                a.metric.clone(),
+                a.value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "AFF-1",
+                "2026-10-01".to_owned(),
+                Metric::DepositsAmount,
+                Decimal::new(113_305, 2)
+            ),
+            (
+                "AFF-1",
+                "2026-10-01".to_owned(),
+                Metric::FtdCount,
+                Decimal::from(4)
+            ),
+            (
+                "AFF-2",
+                "2026-10-02".to_owned(),
+                Metric::DepositsAmount,
+                Decimal::new(-75, 1)
+            ),
+            (
+                "AFF-2",
+                "2026-10-02".to_owned(),
+                Metric::FtdCount,
+                Decimal::from(1000)
+            ),
+            // The empty FTDs cell: absent on this side (empty: missing, the default).
+            (
+                "AFF-3",
+                "2026-10-02".to_owned(),
+                Metric::DepositsAmount,
+                Decimal::from(12)
+            ),
+        ]
+    );
+    // Thousands must group by three; a point where the decimal comma belongs is wrong.
+    for (cell, shown) in [
+        ("\"1.13,05\"", "1.13,05"),
+        ("1133.05", "1133.05"),
+        ("\"1,2,3\"", "1,2,3"),
+    ] {
+        let csv = format!("Affiliate ID;Date;FTDs;Deposits (EUR)\nAFF-1;01.10.2026;1;{cell}\n");
+        let e = pull_csv(LOCAL, &csv, "2026-10-01", "2026-10-07")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "row 1: field \"deposits_amount\": \"{shown}\" is not a number in the source's format (decimal \",\", thousands \".\")"
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn empty_values_zero_or_error_when_the_source_says_so() {
+    let csv = "Affiliate ID;Date;FTDs;Deposits (EUR)\nAFF-1;01.10.2026; ;5\n";
+    let p = pull_csv(
+        &format!("{LOCAL}    empty: zero\n"),
+        csv,
+        "2026-10-01",
+        "2026-10-07",
+    )
+    .await
+    .expect("pull");
+    let a = aggregates(&p.rows);
+    assert!(
+        a.iter()
+            .any(|a| a.metric == Metric::FtdCount && a.value.is_zero())
+    );
+    let e = pull_csv(
+        &format!("{LOCAL}    empty: error\n"),
+        csv,
+        "2026-10-01",
+        "2026-10-07",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "row 1: field \"ftd_count\": ftd_count is empty (the source says empty: error)"
+    );
+}
