@@ -290,6 +290,19 @@ pub struct Http {
     /// Hard cap on pages; reaching it with more to read makes the pull inconclusive.
     pub max_pages: u32,
     pub truncation: Truncation,
+    /// How a platform that answers 200 with an error in the body says so (`errors:`).
+    pub errors: Option<ErrorBody>,
+}
+
+/// An error reported in a 200 body (`errors: {status, ok, message}`): the body is an
+/// error when the value at `status` is not one of `ok`, or (without `status`) when there
+/// is a non-empty value at `message`. `message` is shown as the platform's own words; a
+/// segment that meets a list takes every item (`response.errors.publicMessage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub status: Option<String>,
+    pub ok: Vec<String>,
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,6 +474,7 @@ const HTTP_KEYS: &[&str] = &[
     "rate_limit",
     "paging",
     "truncation",
+    "errors",
 ];
 const AGG_FIELDS: &[&str] = &[
     "partner", "day", "link", "coupon", "currency", "metric", "value",
@@ -1174,7 +1188,9 @@ impl SourceCompiler<'_> {
             Some(n) => self.truncation(n),
             None => Truncation::default(),
         };
+        let errors = m.get_node("errors").and_then(|n| self.errors(n));
         Some(Http {
+            errors,
             url,
             method,
             query,
@@ -1411,6 +1427,54 @@ impl SourceCompiler<'_> {
             row_cap: self.number(m, "row_cap", "\"truncation\""),
             total: self.scalar(m, "total", "\"truncation\""),
         }
+    }
+
+    fn errors(&mut self, node: &Node) -> Option<ErrorBody> {
+        let at = pos(node);
+        let m = self.mapping(node, &["status", "ok", "message"], "\"errors\"")?;
+        let status = self.scalar(m, "status", "\"errors\"");
+        let message = self.scalar(m, "message", "\"errors\"");
+        let mut ok = Vec::new();
+        if let Some(n) = m.get_node("ok") {
+            let items: Vec<&Node> = match n {
+                Node::Sequence(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                match item.as_scalar() {
+                    Some(v) => ok.push(v.as_str().to_owned()),
+                    None => self.err(
+                        pos(item),
+                        "\"ok\" of \"errors\" must be a value or a list of values",
+                    ),
+                }
+            }
+        }
+        match (&status, &message) {
+            (None, None) => {
+                self.err(
+                    at,
+                    "\"errors\" needs \"status\" (with \"ok\") or \"message\"",
+                );
+                return None;
+            }
+            (Some(_), _) if ok.is_empty() => {
+                self.err(
+                    key_pos(m, "status"),
+                    "\"errors\" with \"status\" needs \"ok\": the value(s) that mean success",
+                );
+                return None;
+            }
+            (None, _) if !ok.is_empty() => {
+                self.err(key_pos(m, "ok"), "\"ok\" of \"errors\" needs \"status\"");
+            }
+            _ => {}
+        }
+        Some(ErrorBody {
+            status,
+            ok,
+            message,
+        })
     }
 
     fn format(&mut self, node: &Node) -> Option<Format> {

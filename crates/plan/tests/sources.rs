@@ -462,3 +462,35 @@ fn number_format_and_empty_are_validated() {
     assert_eq!(l.sources[0].numbers.thousands, Some(' '));
     assert_eq!(l.sources[0].empty, cutover_plan::sources::Empty::Zero);
 }
+
+#[test]
+fn errors_config_is_validated() {
+    let src = |errors: &str| {
+        format!(
+            "  - {{ id: s, system: old, http: {{ url: \"http://x/\", errors: {errors} }}, format: {{ type: json }}, fields: {{ partner: p, day: d }}, metrics: {{ clicks_gross: c }} }}\n"
+        )
+    };
+    let errs = errors(&src("{ status: response.status }"));
+    assert!(
+        errs.iter().any(|e| e
+            .ends_with("\"errors\" with \"status\" needs \"ok\": the value(s) that mean success")),
+        "{errs:#?}"
+    );
+    let errs = errors(&src("{}"));
+    assert!(
+        errs.iter()
+            .any(|e| e.ends_with("\"errors\" needs \"status\" (with \"ok\") or \"message\"")),
+        "{errs:#?}"
+    );
+    let l = cutover_plan::load(
+        "plan.yaml",
+        &with(&src("{ status: s, ok: [1, \"true\"], message: e.msg }")),
+    )
+    .unwrap_or_else(|d| panic!("{d:#?}"));
+    let Connector::Http(h) = &l.sources[0].connector else {
+        panic!()
+    };
+    let eb = h.errors.as_ref().unwrap();
+    assert_eq!(eb.ok, ["1", "true"]);
+    assert_eq!(eb.message.as_deref(), Some("e.msg"));
+}

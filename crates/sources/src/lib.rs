@@ -170,6 +170,10 @@ pub enum PullError {
     Timeout { request: String, attempts: u32 },
     #[error("page {page}: {message}")]
     Decode { page: u32, message: String },
+    /// A 200 answer whose body is an error by the source's `errors:` (the platform's
+    /// own message).
+    #[error("{request}: the platform answered with an error: {message}")]
+    Platform { request: String, message: String },
     #[error("page {page}: row path \"{path}\" {message}")]
     RowPath {
         page: u32,
