@@ -1148,6 +1148,26 @@ sources:
         );
     }
 
+    /// With serde_json's `arbitrary_precision`, a JSON number keeps the payload's text:
+    /// amounts never pass through f64.
+    #[test]
+    fn json_amounts_go_from_text_to_decimal() {
+        for text in [
+            "0.1",
+            "1230.72",
+            "12345678901234567.89",
+            "0.30000000000000004441",
+            "7922816251426433759354395033.5",
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                as_decimal(&RawValue::Json(&v)).unwrap(),
+                Decimal::from_str(text).unwrap(),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn integers_decode_like_their_text() {
         for text in ["0", "12", "-7", "18446744073709551615", "12.5", "1e3"] {
