@@ -177,6 +177,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Cmd::Complete { by, out } => execute(&url, Command::Complete { by }, out.json).await,
         Cmd::Check(CheckCmd::Run(args)) => check_cmd::run(&url, args).await,
+        Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
@@ -210,7 +211,7 @@ fn read_file(path: &Path) -> Result<String, Failure> {
         Ok(text) => Ok(text.to_owned()),
         Err(d) => Err(Failure::error(format!(
             "{d}\n{}: invalid plan; nothing was changed",
-            d.file
+            cutover_plan::escape_controls(&d.file)
         ))),
     }
 }
@@ -229,8 +230,9 @@ fn load_plan(path: &Path) -> Result<(Plan, String), Failure> {
         Err(diags) => {
             let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
             Err(Failure::error(format!(
-                "{}\n{name}: invalid plan; nothing was changed",
-                lines.join("\n")
+                "{}\n{}: invalid plan; nothing was changed",
+                lines.join("\n"),
+                cutover_plan::escape_controls(&name)
             )))
         }
     }

@@ -82,10 +82,10 @@ impl StatusView {
 
     pub fn text(&self) -> String {
         let mut out = String::new();
-        let phase = self.phase.as_deref().unwrap_or("-");
+        let phase = clean(self.phase.as_deref().unwrap_or("-"));
         out.push_str(&format!(
             "Migration {}: {}, phase {}/{} {}",
-            self.migration,
+            clean(&self.migration.to_string()),
             self.status.as_str(),
             self.phase_number.unwrap_or(0),
             self.phases.len(),
@@ -100,7 +100,7 @@ impl StatusView {
         }
         out.push('\n');
         if let Some(goal) = &self.goal {
-            out.push_str(&format!("Goal: {goal}\n"));
+            out.push_str(&format!("Goal: {}\n", clean(goal)));
         }
         out.push_str(&format!(
             "Plan: version {} ({}, sha256 {})\n",
@@ -120,7 +120,7 @@ impl StatusView {
             }
         }
         match (&self.status, &self.next_phase) {
-            (Status::Active, Some(next)) => out.push_str(&format!("Next phase: {next}\n")),
+            (Status::Active, Some(next)) => out.push_str(&format!("Next phase: {}\n", clean(next))),
             (Status::Active, None) => {
                 out.push_str("Final phase: `cutover complete` once the gate holds\n")
             }
@@ -139,10 +139,10 @@ fn condition_lines(c: &ConditionReport, depth: usize, out: &mut String) {
     };
     out.push_str(&format!(
         "{pad}{mark} {} [{}]: {}\n{pad}      {}\n",
-        c.id,
-        c.owners.join(", "),
-        c.requires,
-        c.reason
+        clean(&c.id),
+        clean(&c.owners.join(", ")),
+        clean(&c.requires.to_string()),
+        clean(&c.reason)
     ));
     for k in &c.children {
         condition_lines(k, depth + 1, out);
@@ -153,18 +153,22 @@ fn condition_lines(c: &ConditionReport, depth: usize, out: &mut String) {
 pub fn effect_lines(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
-        .filter_map(|e| match e {
-            Effect::ScheduleCheck { check } => Some(format!("scheduled check {check}")),
-            Effect::UnscheduleCheck { check } => Some(format!("unscheduled check {check}")),
-            Effect::Notify { layers, notice } if !layers.is_empty() => Some(format!(
-                "notify {} (and leads): {}",
-                layers.join(", "),
-                notice_text(notice)
-            )),
-            Effect::Notify { notice, .. } => Some(format!("notify leads: {}", notice_text(notice))),
-            Effect::RecordCheckRun { .. } | Effect::RecordEvidence { .. } => None,
-        })
+        .filter_map(|e| effect_line(e).map(|line| clean(&line)))
         .collect()
+}
+
+fn effect_line(e: &Effect) -> Option<String> {
+    match e {
+        Effect::ScheduleCheck { check } => Some(format!("scheduled check {check}")),
+        Effect::UnscheduleCheck { check } => Some(format!("unscheduled check {check}")),
+        Effect::Notify { layers, notice } if !layers.is_empty() => Some(format!(
+            "notify {} (and leads): {}",
+            layers.join(", "),
+            notice_text(notice)
+        )),
+        Effect::Notify { notice, .. } => Some(format!("notify leads: {}", notice_text(notice))),
+        Effect::RecordCheckRun { .. } | Effect::RecordEvidence { .. } => None,
+    }
 }
 
 fn notice_text(n: &Notice) -> String {

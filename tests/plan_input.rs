@@ -138,3 +138,37 @@ fn a_closed_stdout_ends_the_command_quietly() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn start_escapes_the_file_name_and_refuses_control_characters_in_plan_text() {
+    let dir = tempfile::tempdir().unwrap();
+    // An invalid plan under a name with a newline: the closing line must not be forged.
+    std::fs::write(dir.path().join("a\nb.yaml"), "a: [").unwrap();
+    let out = run(dir.path(), &["start", "a\nb.yaml", "--as", "alex"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).ends_with("a\\nb.yaml: invalid plan; nothing was changed\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A goal holding a terminal escape never gets into the store: the loader refuses it,
+    // so `status` (which escapes what it reads back anyway) cannot print it raw.
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/affiliate-parallel-run.yaml"),
+    )
+    .unwrap();
+    let plan = example.replacen(
+        "goal: Capture current logic and stack dependencies",
+        "goal: \"Capture\\e[2J current logic\"",
+        1,
+    );
+    assert_ne!(plan, example, "the example plan's first goal moved");
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    let out = run(dir.path(), &["start", "plan.yaml", "--as", "alex"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("control character U+001B (ESC)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
