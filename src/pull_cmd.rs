@@ -106,6 +106,8 @@ pub(crate) struct Stored {
     pub id: i32,
     /// What was stored, rows included (complete or inconclusive).
     pub snapshot: NewSourceSnapshot,
+    /// Records the pull read and left out (days outside the window, skipped labels).
+    pub dropped: Vec<cutover_sources::Dropped>,
 }
 
 /// Pulls `window` of `source` and stores it as a snapshot. A failed pull is stored as a
@@ -119,10 +121,18 @@ pub(crate) async fn pull_and_store(
 ) -> Result<Stored, Failure> {
     let started_at = chrono::Utc::now();
     match cutover_sources::pull(source, window, opts).await {
-        Ok(p) => {
+        Ok(mut p) => {
+            let dropped = std::mem::take(&mut p.dropped);
+            for d in &dropped {
+                tracing::warn!(source = %source.id, records = d.records, reason = %d.reason, "Records left out.");
+            }
             let snapshot = snapshot_of(p);
             let id = store.save_source_snapshot(&snapshot).await?;
-            Ok(Stored { id, snapshot })
+            Ok(Stored {
+                id,
+                snapshot,
+                dropped,
+            })
         }
         Err(e) => {
             let id = store
@@ -208,6 +218,7 @@ pub async fn run(url: &str, args: PullArgs) -> Result<u8, Failure> {
     let Stored {
         id,
         snapshot: pulled,
+        dropped,
     } = result?;
     let secs = started.elapsed().as_secs_f64();
     let records: u64 = pulled.pages.iter().map(|p| p.records).sum();
@@ -229,6 +240,9 @@ pub async fn run(url: &str, args: PullArgs) -> Result<u8, Failure> {
         args.to,
         pulled.payload_sha256
     );
+    for d in &dropped {
+        println!("left out: {d}");
+    }
     if let Some((prev, rows)) = previous {
         let d = diff_rows(&rows, &pulled.rows);
         if d.is_empty() {

@@ -52,6 +52,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../../../workflows/presets/impact.yaml"),
     ),
     ("cake", include_str!("../../../workflows/presets/cake.yaml")),
+    ("ecb", include_str!("../../../workflows/presets/ecb.yaml")),
     (
         "cellxpert",
         include_str!("../../../workflows/presets/cellxpert.yaml"),
@@ -86,6 +87,86 @@ pub struct Source {
     pub metrics: Vec<(String, Field)>,
     /// The plan's metrics (canonical and declared), to tell money from counts.
     pub vocabulary: MetricVocabulary,
+    /// For rates: which way round the source quotes them (`quote:`).
+    pub quote: Quote,
+    /// Long-layout aggregates (`fields: {metric, value}`): the export's label -> the
+    /// metric it is (`labels: {LABEL: metric}`).
+    pub labels: Vec<(String, String)>,
+    /// Long-layout aggregates: what a label that is neither in `labels` nor a metric
+    /// name does (`unknown_labels:`).
+    pub unknown_labels: UnknownLabels,
+    /// How numbers are written in text values (`decimal:`, `thousands:`).
+    pub numbers: NumberFormat,
+    /// What an empty metric value means (`empty:`).
+    pub empty: Empty,
+}
+
+/// How a source writes numbers as text: `decimal: ","` and `thousands: "."` read
+/// `1.133,05` as 1133.05. JSON numbers are not affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberFormat {
+    pub decimal: char,
+    pub thousands: Option<char>,
+}
+
+impl Default for NumberFormat {
+    fn default() -> Self {
+        NumberFormat {
+            decimal: '.',
+            thousands: None,
+        }
+    }
+}
+
+/// What an empty (blank or null) metric value of an aggregate means (`empty:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Empty {
+    /// `missing` (default): that metric is absent on this side for that key (it shows
+    /// as `only_old` / `only_new`), never a silent 0.
+    #[default]
+    Missing,
+    /// `zero`: the platform writes 0 as an empty cell.
+    Zero,
+    /// `error`: an empty value fails the pull naming the row and the metric.
+    Error,
+}
+
+/// What a long-layout row whose label is not a metric does (`unknown_labels:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownLabels {
+    /// Fails the pull naming the row and the label (default).
+    #[default]
+    Error,
+    /// Skips the row; the pull counts and reports the skipped rows per label.
+    Skip,
+}
+
+impl Source {
+    /// A long-layout aggregate source (`fields: {metric, value}`, no `metrics:`).
+    pub fn is_long(&self) -> bool {
+        self.rows == RowKind::Aggregate && self.field("metric").is_some()
+    }
+}
+
+/// How a `rates` source quotes a rate (`quote:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quote {
+    /// `per_unit` (default): units of the plan currency for one unit of `currency`
+    /// (EUR plan: USD 0.92), which is what a `RateRow` holds.
+    #[default]
+    PerUnit,
+    /// `per_plan`: units of `currency` for one unit of the plan currency (the ECB's
+    /// `1 EUR = 1.0862 USD`); inverted at pull (1 / rate, 16 decimal places).
+    PerPlan,
+}
+
+impl Quote {
+    pub fn name(self) -> &'static str {
+        match self {
+            Quote::PerUnit => "per_unit",
+            Quote::PerPlan => "per_plan",
+        }
+    }
 }
 
 impl Source {
@@ -209,6 +290,19 @@ pub struct Http {
     /// Hard cap on pages; reaching it with more to read makes the pull inconclusive.
     pub max_pages: u32,
     pub truncation: Truncation,
+    /// How a platform that answers 200 with an error in the body says so (`errors:`).
+    pub errors: Option<ErrorBody>,
+}
+
+/// An error reported in a 200 body (`errors: {status, ok, message}`): the body is an
+/// error when the value at `status` is not one of `ok`, or (without `status`) when there
+/// is a non-empty value at `message`. `message` is shown as the platform's own words; a
+/// segment that meets a list takes every item (`response.errors.publicMessage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub status: Option<String>,
+    pub ok: Vec<String>,
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +454,12 @@ const SOURCE_KEYS: &[&str] = &[
     "format",
     "fields",
     "metrics",
+    "quote",
+    "labels",
+    "unknown_labels",
+    "decimal",
+    "thousands",
+    "empty",
 ];
 const HTTP_KEYS: &[&str] = &[
     "url",
@@ -374,8 +474,11 @@ const HTTP_KEYS: &[&str] = &[
     "rate_limit",
     "paging",
     "truncation",
+    "errors",
 ];
-const AGG_FIELDS: &[&str] = &["partner", "day", "link", "coupon", "currency"];
+const AGG_FIELDS: &[&str] = &[
+    "partner", "day", "link", "coupon", "currency", "metric", "value",
+];
 const EVENT_FIELDS: &[&str] = &[
     "id",
     "kind",
@@ -410,12 +513,25 @@ fn key_pos(map: &MarkedMappingNode, key: &str) -> Pos {
         .unwrap_or(Pos::START)
 }
 
-/// Deep-merges `over` onto `base`: mappings merge key by key, anything else replaces.
+/// Whether a node is YAML null (`~`, `null` or nothing): in a source over a preset it
+/// removes the preset's key.
+fn is_null(node: &Node) -> bool {
+    // A quoted "null" is text, not null.
+    matches!(node, Node::Scalar(s)
+        if s.may_coerce() && matches!(s.as_str(), "~" | "null" | "Null" | "NULL" | ""))
+}
+
+/// Deep-merges `over` onto `base`: mappings merge key by key, a null value removes the
+/// key (and everything under it), anything else replaces.
 fn merge(base: &Node, over: &Node) -> Node {
     match (base, over) {
         (Node::Mapping(b), Node::Mapping(o)) => {
             let mut out = b.clone();
             for (k, v) in o.iter() {
+                if is_null(v) {
+                    out.remove(k.as_str());
+                    continue;
+                }
                 let merged = match out.get_node(k.as_str()) {
                     Some(bv) => merge(bv, v),
                     None => v.clone(),
@@ -478,6 +594,21 @@ pub(crate) fn compile(root: &Node, default_tz: Tz, diags: &mut Diags) -> Vec<Sou
             },
         };
         if let Some(mut s) = c.source(item, default_tz) {
+            // Rates quoted per unit of a base currency are only inverted into the plan
+            // currency when the base is the plan currency (no cross rates).
+            if s.quote == Quote::PerPlan
+                && let (Some(base), Some(plan)) = (&s.currency, &plan_currency)
+                && base != plan
+            {
+                let at = pos(item);
+                diags.error(
+                    at,
+                    format!(
+                        "source \"{}\": its rates are quoted per {base} (quote: per_plan) but the plan currency is {plan}; rates must be quoted against the plan currency",
+                        crate::diag::short(&s.id)
+                    ),
+                );
+            }
             if s.currency.is_none() {
                 s.currency.clone_from(&plan_currency);
             }
@@ -789,7 +920,28 @@ impl SourceCompiler<'_> {
                 }
             }
         }
+        let long =
+            rows == RowKind::Aggregate && fields.iter().any(|(n, _)| n == "metric" || n == "value");
+        if long {
+            for (need, other) in [("metric", "value"), ("value", "metric")] {
+                if fields.iter().any(|(n, _)| n == other) && !fields.iter().any(|(n, _)| n == need)
+                {
+                    self.err(
+                        key_pos(map, "fields"),
+                        format!("a long-layout source maps both \"metric\" and \"value\" (\"{other}\" is mapped, \"{need}\" is not)"),
+                    );
+                }
+            }
+        }
         let metrics = match (rows, map.get_node("metrics")) {
+            (RowKind::Aggregate, Some(_)) if long => {
+                self.err(
+                    key_pos(map, "metrics"),
+                    "a long-layout source (\"fields\" maps \"metric\" and \"value\") names its metrics in the rows, not in \"metrics\"; map export labels with \"labels\"",
+                );
+                Vec::new()
+            }
+            (RowKind::Aggregate, None) if long => Vec::new(),
             (RowKind::Aggregate, Some(n)) => {
                 let vocabulary = self.vocabulary;
                 let m = self.field_map(n, Allowed::Metrics(vocabulary), "metrics");
@@ -799,7 +951,10 @@ impl SourceCompiler<'_> {
                 m
             }
             (RowKind::Aggregate, None) => {
-                self.err(at, "an aggregate source needs \"metrics\"");
+                self.err(
+                    at,
+                    "an aggregate source needs \"metrics\" (wide layout) or \"fields\" mapping \"metric\" and \"value\" (long layout)",
+                );
                 Vec::new()
             }
             (other, Some(_)) => {
@@ -813,7 +968,84 @@ impl SourceCompiler<'_> {
             }
             (_, None) => Vec::new(),
         };
+        let labels = match map.get_node("labels") {
+            Some(n) if !long => {
+                self.err(
+                    pos(n),
+                    "\"labels\" only applies to long-layout aggregate sources (\"fields\" mapping \"metric\" and \"value\")",
+                );
+                Vec::new()
+            }
+            Some(n) => self.labels(n),
+            None => Vec::new(),
+        };
+        let unknown_labels = match self.scalar(map, "unknown_labels", "the source").as_deref() {
+            None => UnknownLabels::Error,
+            Some(_) if !long => {
+                self.err(
+                    key_pos(map, "unknown_labels"),
+                    "\"unknown_labels\" only applies to long-layout aggregate sources",
+                );
+                UnknownLabels::Error
+            }
+            Some("error") => UnknownLabels::Error,
+            Some("skip") => UnknownLabels::Skip,
+            Some(other) => {
+                self.err(
+                    key_pos(map, "unknown_labels"),
+                    format!(
+                        "unknown value \"{other}\" for \"unknown_labels\" (expected error or skip)"
+                    ),
+                );
+                UnknownLabels::Error
+            }
+        };
+        let numbers = self.numbers(map);
+        let empty = match self.scalar(map, "empty", "the source").as_deref() {
+            None | Some("missing") => Empty::Missing,
+            Some("zero") => Empty::Zero,
+            Some("error") => Empty::Error,
+            Some(other) => {
+                self.err(
+                    key_pos(map, "empty"),
+                    format!(
+                        "unknown value \"{other}\" for \"empty\" (expected missing, zero or error){}",
+                        hint(other, ["missing", "zero", "error"])
+                    ),
+                );
+                Empty::Missing
+            }
+        };
+        let quote = match self.scalar(map, "quote", "the source").as_deref() {
+            None => Quote::PerUnit,
+            Some(_) if rows != RowKind::Rates => {
+                self.err(
+                    key_pos(map, "quote"),
+                    format!(
+                        "\"quote\" only applies to rates sources (this source's rows are {rows})"
+                    ),
+                );
+                Quote::PerUnit
+            }
+            Some("per_unit") => Quote::PerUnit,
+            Some("per_plan") => Quote::PerPlan,
+            Some(other) => {
+                self.err(
+                    key_pos(map, "quote"),
+                    format!(
+                        "unknown quote \"{other}\" (expected per_unit: plan currency for one unit of the currency, or per_plan: units of the currency for one unit of the plan currency){}",
+                        hint(other, ["per_unit", "per_plan"])
+                    ),
+                );
+                Quote::PerUnit
+            }
+        };
         Some(Source {
+            numbers,
+            empty,
+            quote,
+            labels,
+            unknown_labels,
             id,
             system,
             description,
@@ -956,7 +1188,9 @@ impl SourceCompiler<'_> {
             Some(n) => self.truncation(n),
             None => Truncation::default(),
         };
+        let errors = m.get_node("errors").and_then(|n| self.errors(n));
         Some(Http {
+            errors,
             url,
             method,
             query,
@@ -1195,6 +1429,54 @@ impl SourceCompiler<'_> {
         }
     }
 
+    fn errors(&mut self, node: &Node) -> Option<ErrorBody> {
+        let at = pos(node);
+        let m = self.mapping(node, &["status", "ok", "message"], "\"errors\"")?;
+        let status = self.scalar(m, "status", "\"errors\"");
+        let message = self.scalar(m, "message", "\"errors\"");
+        let mut ok = Vec::new();
+        if let Some(n) = m.get_node("ok") {
+            let items: Vec<&Node> = match n {
+                Node::Sequence(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                match item.as_scalar() {
+                    Some(v) => ok.push(v.as_str().to_owned()),
+                    None => self.err(
+                        pos(item),
+                        "\"ok\" of \"errors\" must be a value or a list of values",
+                    ),
+                }
+            }
+        }
+        match (&status, &message) {
+            (None, None) => {
+                self.err(
+                    at,
+                    "\"errors\" needs \"status\" (with \"ok\") or \"message\"",
+                );
+                return None;
+            }
+            (Some(_), _) if ok.is_empty() => {
+                self.err(
+                    key_pos(m, "status"),
+                    "\"errors\" with \"status\" needs \"ok\": the value(s) that mean success",
+                );
+                return None;
+            }
+            (None, _) if !ok.is_empty() => {
+                self.err(key_pos(m, "ok"), "\"ok\" of \"errors\" needs \"status\"");
+            }
+            _ => {}
+        }
+        Some(ErrorBody {
+            status,
+            ok,
+            message,
+        })
+    }
+
     fn format(&mut self, node: &Node) -> Option<Format> {
         let at = pos(node);
         let m = self.mapping(node, &["type", "rows", "delimiter"], "\"format\"")?;
@@ -1236,6 +1518,97 @@ impl SourceCompiler<'_> {
                 None
             }
         }
+    }
+
+    /// `decimal:` and `thousands:`: one character each, different, neither a digit nor
+    /// a sign.
+    fn numbers(&mut self, map: &MarkedMappingNode) -> NumberFormat {
+        let mut out = NumberFormat::default();
+        let one = |c: &mut Self, key: &str| -> Option<Option<char>> {
+            let v = c.scalar(map, key, "the source")?;
+            let mut chars = v.chars();
+            match (chars.next(), chars.next()) {
+                (None, _) if key == "thousands" => Some(None),
+                (Some(ch), None)
+                    if !ch.is_ascii_digit() && !matches!(ch, '-' | '+' | 'e' | 'E') =>
+                {
+                    Some(Some(ch))
+                }
+                _ => {
+                    c.err(
+                        key_pos(map, key),
+                        format!(
+                            "\"{key}\" must be one character that is not a digit or a sign (e.g. \",\" or \".\"), found \"{v}\""
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(Some(d)) = one(self, "decimal") {
+            out.decimal = d;
+        }
+        if let Some(t) = one(self, "thousands") {
+            out.thousands = t;
+        }
+        if out.thousands == Some(out.decimal) {
+            self.err(
+                key_pos(map, "thousands"),
+                format!(
+                    "\"thousands\" and \"decimal\" are both \"{}\"; they must differ",
+                    out.decimal
+                ),
+            );
+            out.thousands = None;
+        }
+        out
+    }
+
+    /// `labels: {LABEL: metric}` -> (label, metric) pairs, the same way round as a
+    /// reconcile check's `labels:`. The metric must be known to the plan.
+    fn labels(&mut self, node: &Node) -> Vec<(String, String)> {
+        let Some(m) = node.as_mapping() else {
+            self.err(
+                pos(node),
+                "\"labels\" must be a mapping of the export's label -> metric",
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (k, v) in m.iter() {
+            let label = k.as_str();
+            if label.is_empty() {
+                self.err(Pos::of_span(k.span()), "a label in \"labels\" is empty");
+                continue;
+            }
+            let Some(metric) = v.as_scalar().map(|s| s.as_str().to_owned()) else {
+                self.err(
+                    pos(v),
+                    format!("label \"{label}\" must map to one metric name"),
+                );
+                continue;
+            };
+            if !self.vocabulary.is_known(&metric) {
+                let h = self.diags.hint(&metric, self.vocabulary.names());
+                // Written the other way round (metric: label)?
+                let flipped = if self.vocabulary.is_known(label) {
+                    format!(
+                        "; labels map the export's label to a metric: write `\"{metric}\": {label}`"
+                    )
+                } else {
+                    String::new()
+                };
+                self.err(
+                    pos(v),
+                    format!(
+                        "unknown metric \"{metric}\" for label \"{label}\" in \"labels\"{h}{flipped}"
+                    ),
+                );
+                continue;
+            }
+            out.push((label.to_owned(), metric));
+        }
+        out
     }
 
     /// A mapping of names to [`Field`]s. Names outside `allowed` are errors (with

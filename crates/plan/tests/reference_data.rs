@@ -241,7 +241,7 @@ fn reference_row_mistakes_are_located() {
             "plan.yaml:17:117: error: source \"tree\": unknown field \"partner_id\" in \"fields\"; did you mean \"partner\"?",
             "plan.yaml:18:91: error: source \"crm\": \"fields\" must map \"id\"",
             // An unknown kind is read as an aggregate source for the rest of the checks.
-            "plan.yaml:19:5: error: source \"x\": an aggregate source needs \"metrics\"",
+            "plan.yaml:19:5: error: source \"x\": an aggregate source needs \"metrics\" (wide layout) or \"fields\" mapping \"metric\" and \"value\" (long layout)",
             "plan.yaml:19:27: error: source \"x\": unknown row kind \"hierachy\" (expected aggregate, event, crosswalk, rates, hierarchy or record); did you mean \"hierarchy\"?",
             "plan.yaml:19:89: error: source \"x\": \"fields\" must map \"day\"",
         ]

@@ -331,3 +331,166 @@ fn plans_without_sources_still_load() {
     let l = cutover_plan::load("plan.yaml", BASE).expect("loads");
     assert!(l.sources.is_empty());
 }
+
+#[test]
+fn null_removes_a_preset_key() {
+    let text = with(
+        "  - { id: tu, system: new, preset: tune, metrics: { net_revenue: null, clicks_unique: ~ } }
+  - { id: fx, preset: ecb, http: null, file: { path: fx.xml } }
+",
+    );
+    let l = cutover_plan::load("plan.yaml", &text).unwrap_or_else(|d| panic!("{d:#?}"));
+    let names: Vec<&str> = l.sources[0]
+        .metrics
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(names, ["clicks_gross", "ftd_count", "commission"]);
+    assert!(matches!(l.sources[1].connector, Connector::File { .. }));
+}
+
+#[test]
+fn rates_quote() {
+    use cutover_plan::sources::Quote;
+    let text = with("  - { id: fx, preset: ecb }\n");
+    let l = cutover_plan::load("plan.yaml", &text).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(l.sources[0].quote, Quote::PerPlan);
+    assert_eq!(l.sources[0].rows, RowKind::Rates);
+    assert!(matches!(&l.sources[0].format, Format::Xml { rows } if rows == "Cube/Cube/Cube"));
+    assert_error(
+        "  - { id: fx, system: bi, rows: rates, quote: per_eur, file: { path: f.csv }, format: { type: csv }, fields: { day: d, currency: c, rate: r } }\n",
+        "plan.yaml:15:40: error: source \"fx\": unknown quote \"per_eur\" (expected per_unit: plan currency for one unit of the currency, or per_plan: units of the currency for one unit of the plan currency)",
+    );
+    assert_error(
+        "  - { id: a, system: old, quote: per_plan, file: { path: f.csv }, format: { type: csv }, fields: { partner: p, day: d }, metrics: { clicks_gross: c } }\n",
+        "plan.yaml:15:27: error: source \"a\": \"quote\" only applies to rates sources (this source's rows are aggregate)",
+    );
+    // Quoted per USD while the plan is in EUR: no cross rates.
+    assert_error(
+        "  - { id: fx, preset: ecb, currency: USD }\n",
+        "plan.yaml:15:5: error: source \"fx\": its rates are quoted per USD (quote: per_plan) but the plan currency is EUR; rates must be quoted against the plan currency",
+    );
+}
+
+#[test]
+fn long_layout_sources() {
+    let text = with(
+        "  - id: l
+    system: old
+    file: { path: l.csv }
+    format: { type: csv }
+    fields: { partner: p, day: d, metric: m, value: v }
+    labels: { Clicks: clicks_gross, NGR: net_revenue, Net Gaming Revenue: net_revenue }
+",
+    );
+    let l = cutover_plan::load("plan.yaml", &text).unwrap_or_else(|d| panic!("{d:#?}"));
+    let s = &l.sources[0];
+    assert!(s.is_long());
+    assert!(s.metrics.is_empty());
+    assert_eq!(
+        s.labels,
+        [
+            ("Clicks".to_owned(), "clicks_gross".to_owned()),
+            ("NGR".to_owned(), "net_revenue".to_owned()),
+            ("Net Gaming Revenue".to_owned(), "net_revenue".to_owned()),
+        ]
+    );
+    let long = "  - { id: l, system: old, file: { path: l.csv }, format: { type: csv }, fields: { partner: p, day: d, metric: m, value: v }";
+    // Written metric -> label: the error says which way round.
+    let errs = errors(&format!("{long}, labels: {{ clicks_gross: Clicks }} }}\n"));
+    assert!(
+        errs.iter().any(|e| e.ends_with(
+            "unknown metric \"Clicks\" for label \"clicks_gross\" in \"labels\"; labels map the export's label to a metric: write `\"Clicks\": clicks_gross`"
+        )),
+        "{errs:#?}"
+    );
+    let errs = errors(&format!("{long}, metrics: {{ clicks_gross: c }} }}\n"));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("names its metrics in the rows, not in \"metrics\"")),
+        "{errs:#?}"
+    );
+    let errs = errors(
+        "  - { id: w, system: old, file: { path: l.csv }, format: { type: csv }, fields: { partner: p, day: d, value: v } }\n",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("maps both \"metric\" and \"value\"")),
+        "{errs:#?}"
+    );
+    let errs = errors(
+        "  - { id: w, system: old, file: { path: l.csv }, format: { type: csv }, fields: { partner: p, day: d }, metrics: { clicks_gross: c }, labels: { C: clicks_gross } }\n",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("\"labels\" only applies to long-layout")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn number_format_and_empty_are_validated() {
+    let base = "  - { id: s, system: old, file: { path: f.csv }, format: { type: csv }, fields: { partner: p, day: d }, metrics: { clicks_gross: c }";
+    let errs = errors(&format!("{base}, decimal: \",\", thousands: \",\" }}\n"));
+    assert!(
+        errs.iter()
+            .any(|e| e.ends_with("\"thousands\" and \"decimal\" are both \",\"; they must differ")),
+        "{errs:#?}"
+    );
+    let errs = errors(&format!("{base}, decimal: \",,\" }}\n"));
+    assert!(errs.iter().any(|e| e.ends_with("\"decimal\" must be one character that is not a digit or a sign (e.g. \",\" or \".\"), found \",,\"")), "{errs:#?}");
+    let errs = errors(&format!("{base}, thousands: \"1\" }}\n"));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("\"thousands\" must be one character")),
+        "{errs:#?}"
+    );
+    let errs = errors(&format!("{base}, empty: nothing }}\n"));
+    assert!(
+        errs.iter().any(|e| e
+            .contains("unknown value \"nothing\" for \"empty\" (expected missing, zero or error)")),
+        "{errs:#?}"
+    );
+    let l = cutover_plan::load(
+        "plan.yaml",
+        &with(&format!(
+            "{base}, decimal: \",\", thousands: \" \", empty: zero }}\n"
+        )),
+    )
+    .unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(l.sources[0].numbers.decimal, ',');
+    assert_eq!(l.sources[0].numbers.thousands, Some(' '));
+    assert_eq!(l.sources[0].empty, cutover_plan::sources::Empty::Zero);
+}
+
+#[test]
+fn errors_config_is_validated() {
+    let src = |errors: &str| {
+        format!(
+            "  - {{ id: s, system: old, http: {{ url: \"http://x/\", errors: {errors} }}, format: {{ type: json }}, fields: {{ partner: p, day: d }}, metrics: {{ clicks_gross: c }} }}\n"
+        )
+    };
+    let errs = errors(&src("{ status: response.status }"));
+    assert!(
+        errs.iter().any(|e| e
+            .ends_with("\"errors\" with \"status\" needs \"ok\": the value(s) that mean success")),
+        "{errs:#?}"
+    );
+    let errs = errors(&src("{}"));
+    assert!(
+        errs.iter()
+            .any(|e| e.ends_with("\"errors\" needs \"status\" (with \"ok\") or \"message\"")),
+        "{errs:#?}"
+    );
+    let l = cutover_plan::load(
+        "plan.yaml",
+        &with(&src("{ status: s, ok: [1, \"true\"], message: e.msg }")),
+    )
+    .unwrap_or_else(|d| panic!("{d:#?}"));
+    let Connector::Http(h) = &l.sources[0].connector else {
+        panic!()
+    };
+    let eb = h.errors.as_ref().unwrap();
+    assert_eq!(eb.ok, ["1", "true"]);
+    assert_eq!(eb.message.as_deref(), Some("e.msg"));
+}

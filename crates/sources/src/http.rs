@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use cutover_plan::Param;
 use cutover_plan::Source;
-use cutover_plan::sources::{Auth, Http, HttpMethod, Paging};
+use cutover_plan::sources::{Auth, ErrorBody, Http, HttpMethod, Paging};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Url};
 use serde_json::Value;
 
 use crate::map::Mapper;
 use crate::records::{self, lookup};
-use crate::template::{MASK, Vars, redact, render, render_str, render_url, secret};
+use crate::template::{MASK, Vars, redact, render_param, render_str, render_url, secret};
 use crate::{Page, Progress, PullError, PullOptions, PullStatus, Raw, Window, sha256_hex};
 
 struct Ctx<'a> {
@@ -85,7 +85,7 @@ pub(crate) async fn pull(
         timezone: source.timezone.name().to_owned(),
         ..Vars::default()
     };
-    let mapper = Mapper::new(source)?;
+    let mapper = Mapper::new(source, Some(window))?;
     let (first_page, first_offset, size) = match &http.paging {
         Paging::Page { first, size, .. } => (*first, 0, *size),
         Paging::Offset { first, size, .. } => (1, *first, *size),
@@ -101,6 +101,7 @@ pub(crate) async fn pull(
         bodies: Vec::new(),
         rows: Vec::new(),
         status: PullStatus::Complete,
+        dropped: Vec::new(),
     };
     let mut record_no: u64 = 0;
     let mut reported_total: Option<u64> = None;
@@ -131,6 +132,15 @@ pub(crate) async fn pull(
         vars.cursor = cursor.clone();
         let (url, shown) = ctx.url(&step, &vars, page, offset, &cursor)?;
         let (status, headers, body) = ctx.send(&url, &shown, &vars).await?;
+        if let Some(eb) = &http.errors
+            && let Some(message) = platform_error(&body, eb)
+        {
+            let message: String = redact(&message, &ctx.secrets).chars().take(500).collect();
+            return Err(PullError::Platform {
+                request: shown,
+                message,
+            });
+        }
         let parsed = records::parse(&source.format, &body, page_no)?;
         let count = parsed.records.len() as u64;
         mapper.map_all(parsed.records, record_no, &mut raw.rows)?;
@@ -151,6 +161,26 @@ pub(crate) async fn pull(
         }
         tracing::debug!(page = page_no, records = count, "Page read.");
 
+        // A configured truncation path must be in every (JSON) body: without it nobody
+        // can tell whether the report is whole.
+        if let Some(root) = &parsed.root {
+            let configured = [
+                ("flag", &http.truncation.flag),
+                ("total", &http.truncation.total),
+            ];
+            if let Some((what, path)) = configured.iter().find_map(|(w, p)| {
+                p.as_ref()
+                    .filter(|p| lookup(root, p).is_none())
+                    .map(|p| (w, p))
+            }) {
+                raw.status = PullStatus::Inconclusive {
+                    reason: format!(
+                        "page {page_no} has no truncation {what} at \"{path}\" (configured under http.truncation), so whether the report is complete cannot be told"
+                    ),
+                };
+                break;
+            }
+        }
         if let (Some(path), Some(root)) = (&http.truncation.total, &parsed.root)
             && let Some(t) = lookup(root, path).and_then(as_u64)
         {
@@ -244,7 +274,69 @@ pub(crate) async fn pull(
             ),
         };
     }
+    raw.dropped = mapper.dropped();
     Ok(raw)
+}
+
+/// The platform's own error message when a 200 body is an error by `eb`.
+fn platform_error(body: &[u8], eb: &ErrorBody) -> Option<String> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let root: Value = serde_json::from_slice(body).ok()?;
+    let message = || -> Option<String> {
+        let path = eb.message.as_deref()?;
+        let mut texts = Vec::new();
+        collect_texts(&root, &path.split('.').collect::<Vec<_>>(), &mut texts);
+        (!texts.is_empty()).then(|| texts.join("; "))
+    };
+    match &eb.status {
+        Some(path) => {
+            let v = lookup(&root, path)?;
+            let text = non_empty_text(v).or_else(|| match v {
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            })?;
+            if eb.ok.contains(&text) {
+                return None;
+            }
+            Some(match message() {
+                Some(m) => m,
+                None => format!("\"{path}\" is {text}, not {}", eb.ok.join(" or ")),
+            })
+        }
+        None => message(),
+    }
+}
+
+/// Every non-empty text at `path` under `v`; a segment that meets a list (and is not
+/// an index) is applied to each item.
+fn collect_texts(v: &Value, path: &[&str], out: &mut Vec<String>) {
+    let Some((seg, rest)) = path.split_first() else {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| collect_texts(i, &[], out)),
+            other => {
+                if let Some(t) = non_empty_text(other) {
+                    out.push(t);
+                }
+            }
+        }
+        return;
+    };
+    match v {
+        Value::Object(m) => {
+            if let Some(next) = m.get(*seg) {
+                collect_texts(next, rest, out);
+            }
+        }
+        Value::Array(items) => match seg.parse::<usize>() {
+            Ok(i) => {
+                if let Some(next) = items.get(i) {
+                    collect_texts(next, rest, out);
+                }
+            }
+            Err(_) => items.iter().for_each(|i| collect_texts(i, path, out)),
+        },
+        _ => {}
+    }
 }
 
 fn truthy(v: &Value) -> bool {
@@ -272,28 +364,101 @@ fn non_empty_text(v: &Value) -> Option<String> {
     }
 }
 
-/// The `rel="next"` target of a `Link` header.
+/// The `rel="next"` target of a `Link` header, parsed per RFC 8288: link-values are
+/// separated by commas outside `<...>` and quoted strings (a target URL may contain a
+/// comma), parameters by `;`, `rel` may be quoted and hold several space-separated
+/// relation types, compared case-insensitively.
 fn link_next(headers: &HeaderMap) -> Option<String> {
-    for value in headers.get_all(reqwest::header::LINK) {
-        let Ok(text) = value.to_str() else { continue };
-        for part in text.split(',') {
-            let mut pieces = part.split(';');
-            let target = pieces.next()?.trim();
-            let is_next = pieces.any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "rel=\"next\"" || p == "rel=next"
-            });
-            if is_next {
-                return Some(
-                    target
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .to_owned(),
-                );
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_link_header)
+        .find(|(_, rels)| rels.iter().any(|r| r.eq_ignore_ascii_case("next")))
+        .map(|(target, _)| target)
+}
+
+/// `<target>; rel="a b"; x=y, <target2>; ...` -> (target, rel types) per link-value.
+/// Malformed link-values are skipped.
+fn parse_link_header(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+        if rest.is_empty() {
+            break;
+        }
+        let Some(after_lt) = rest.strip_prefix('<') else {
+            // Not a link-value: skip to the next comma outside quotes.
+            rest = skip_value(rest);
+            continue;
+        };
+        let Some(end) = after_lt.find('>') else { break };
+        let target = after_lt[..end].trim().to_owned();
+        rest = &after_lt[end + 1..];
+        let mut rels = Vec::new();
+        // Parameters until a comma (outside quotes) or the end.
+        loop {
+            rest = rest.trim_start();
+            let Some(p) = rest.strip_prefix(';') else {
+                break;
+            };
+            rest = p.trim_start();
+            let name_end = rest
+                .find(|c: char| c == '=' || c == ';' || c == ',' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            let name = rest[..name_end].to_ascii_lowercase();
+            rest = rest[name_end..].trim_start();
+            let mut value = String::new();
+            if let Some(v) = rest.strip_prefix('=') {
+                rest = v.trim_start();
+                if let Some(q) = rest.strip_prefix('"') {
+                    let mut chars = q.char_indices();
+                    let mut consumed = q.len();
+                    while let Some((i, c)) = chars.next() {
+                        match c {
+                            '\\' => {
+                                if let Some((_, e)) = chars.next() {
+                                    value.push(e);
+                                }
+                            }
+                            '"' => {
+                                consumed = i + 1;
+                                break;
+                            }
+                            c => value.push(c),
+                        }
+                    }
+                    rest = &q[consumed..];
+                } else {
+                    let end = rest.find([';', ',']).unwrap_or(rest.len());
+                    value = rest[..end].trim().to_owned();
+                    rest = &rest[end..];
+                }
+            }
+            if name == "rel" && rels.is_empty() {
+                rels = value.split_whitespace().map(str::to_owned).collect();
             }
         }
+        out.push((target, rels));
     }
-    None
+    out
+}
+
+/// The text after the next comma that is outside a quoted string.
+fn skip_value(text: &str) -> &str {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => return &text[i + 1..],
+            _ => {}
+        }
+    }
+    ""
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -347,7 +512,7 @@ impl Ctx<'_> {
                 let shown = Url::parse(&text.shown).unwrap_or_else(|_| url.clone());
                 let mut pairs: Vec<(&str, String, String)> = Vec::new();
                 for (k, t) in &self.http.query {
-                    let v = render(id, t, vars, self.opts, &mut self.secrets)?;
+                    let v = render_param(id, t, vars, self.opts, &mut self.secrets)?;
                     pairs.push((k, v.real, v.shown));
                 }
                 match &self.http.paging {
@@ -436,7 +601,7 @@ impl Ctx<'_> {
             ))
         };
         for (k, t) in &self.http.headers {
-            let v = render(&id, t, vars, self.opts, &mut self.secrets)?.real;
+            let v = render_param(&id, t, vars, self.opts, &mut self.secrets)?.real;
             let mut hv = HeaderValue::from_str(&v).map_err(|_| bad(k))?;
             if t.uses_env() {
                 hv.set_sensitive(true);
@@ -667,30 +832,10 @@ fn snippet(text: &str) -> String {
     format!(": {cut}")
 }
 
+/// Standard base64 with padding (RFC 4648), for HTTP Basic credentials.
 fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 #[cfg(test)]
@@ -714,5 +859,34 @@ mod tests {
             ),
         );
         assert_eq!(link_next(&h).as_deref(), Some("https://x/a?page=3"));
+    }
+
+    #[test]
+    fn link_header_per_rfc_8288() {
+        let cases = [
+            // A comma inside the target URL.
+            (
+                "<https://x/a?fields=a,b&page=1>; rel=\"prev\", <https://x/a?fields=a,b&page=3>; rel=\"next\"",
+                Some("https://x/a?fields=a,b&page=3"),
+            ),
+            // Several relation types, other parameters with quoted commas and semicolons.
+            (
+                "<https://x/p2>; title=\"a, b; c\"; rel=\"last next\"",
+                Some("https://x/p2"),
+            ),
+            // Unquoted and upper-case rel, extra spaces.
+            ("  <https://x/p4> ;REL = NEXT ", Some("https://x/p4")),
+            // "nextpage" is not "next"; a rel in a title is not a rel.
+            ("<https://x/n>; rel=\"nextpage\"", None),
+            ("<https://x/n>; title=\"rel=next\"", None),
+            // A malformed value before a good one is skipped.
+            ("garbage, <https://x/ok>; rel=next", Some("https://x/ok")),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            let mut h = HeaderMap::new();
+            h.insert(reqwest::header::LINK, HeaderValue::from_str(text).unwrap());
+            assert_eq!(link_next(&h).as_deref(), want, "{text}");
+        }
     }
 }

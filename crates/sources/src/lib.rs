@@ -134,6 +134,22 @@ pub struct Pull {
     pub bytes: u64,
     pub rows: Vec<Row>,
     pub status: PullStatus,
+    /// Records read but left out of `rows` (an aggregate day outside the window, a
+    /// long-layout label that is not a metric with `unknown_labels: skip`), counted.
+    pub dropped: Vec<Dropped>,
+}
+
+/// Records a pull read and left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub reason: String,
+    pub records: u64,
+}
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} left out", self.records, self.reason)
+    }
 }
 
 /// Why a pull failed. Messages never contain secret values.
@@ -154,6 +170,10 @@ pub enum PullError {
     Timeout { request: String, attempts: u32 },
     #[error("page {page}: {message}")]
     Decode { page: u32, message: String },
+    /// A 200 answer whose body is an error by the source's `errors:` (the platform's
+    /// own message).
+    #[error("{request}: the platform answered with an error: {message}")]
+    Platform { request: String, message: String },
     #[error("page {page}: row path \"{path}\" {message}")]
     RowPath {
         page: u32,
@@ -204,6 +224,7 @@ pub async fn pull(source: &Source, window: Window, opts: &PullOptions) -> Result
         payload_sha256: hex::encode(hasher.finalize()),
         rows: raw.rows,
         status: raw.status,
+        dropped: raw.dropped,
     })
 }
 
@@ -213,6 +234,7 @@ pub(crate) struct Raw {
     pub bodies: Vec<Vec<u8>>,
     pub rows: Vec<Row>,
     pub status: PullStatus,
+    pub dropped: Vec<Dropped>,
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {

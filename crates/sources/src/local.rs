@@ -13,7 +13,7 @@ use crate::{Page, PullError, PullOptions, PullStatus, Raw, Window, sha256_hex};
 pub(crate) async fn file(
     source: &Source,
     path: &Template,
-    _window: Window,
+    window: Window,
     opts: &PullOptions,
 ) -> Result<Raw, PullError> {
     let mut secrets = Vec::new();
@@ -26,7 +26,7 @@ pub(crate) async fn file(
         message: redact(&e.to_string(), &secrets),
     })?;
     let parsed = records::parse(&source.format, &body, 1)?;
-    let mapper = Mapper::new(source)?;
+    let mapper = Mapper::new(source, Some(window))?;
     let mut rows = Vec::new();
     for (i, rec) in parsed.records.iter().enumerate() {
         mapper.map(rec, i as u64 + 1, &mut rows)?;
@@ -42,6 +42,7 @@ pub(crate) async fn file(
         bodies: vec![body],
         rows,
         status: PullStatus::Complete,
+        dropped: mapper.dropped(),
     })
 }
 
@@ -68,7 +69,7 @@ pub(crate) async fn sql(
         .map_err(|e| PullError::Sql(redact(&e.to_string(), &secrets)))?;
     let _ = db.close().await;
     let body = serde_json::to_vec(&found).unwrap_or_default();
-    let mapper = Mapper::new(source)?;
+    let mapper = Mapper::new(source, Some(window))?;
     let mut rows = Vec::new();
     for (i, rec) in found.iter().enumerate() {
         mapper.map(rec, i as u64 + 1, &mut rows)?;
@@ -93,5 +94,6 @@ pub(crate) async fn sql(
         bodies: vec![body],
         rows,
         status: PullStatus::Complete,
+        dropped: mapper.dropped(),
     })
 }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use cutover_plan::Source;
-use cutover_plan::sources::{Field, RowKind};
+use cutover_plan::sources::{Empty, Field, NumberFormat, Quote, RowKind, UnknownLabels};
 use cutover_recon::{
     Aggregate, CrosswalkRow, Event, EventStatus, EventType, HierarchyRow, Metric, RateRow, Record,
     Row,
@@ -18,23 +18,64 @@ use cutover_recon::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::PullError;
-use crate::records::lookup;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-/// A compiled mapping for one source (metric names parsed once).
+use crate::records::lookup;
+use crate::{Dropped, PullError, Window};
+
+/// A compiled mapping for one source (metric names and labels parsed once).
 pub(crate) struct Mapper<'s> {
     source: &'s Source,
     metrics: Vec<(Metric, &'s Field)>,
+    /// Long layout: the export's label -> metric.
+    labels: HashMap<String, Metric>,
+    /// Aggregate records on days outside it are dropped and counted.
+    window: Option<Window>,
+    /// What was left out, and how many records: reason -> count.
+    dropped: Mutex<BTreeMap<String, u64>>,
 }
 
 impl<'s> Mapper<'s> {
-    pub fn new(source: &'s Source) -> Result<Self, PullError> {
+    pub fn new(source: &'s Source, window: Option<Window>) -> Result<Self, PullError> {
         let mut metrics = Vec::new();
         for (name, f) in &source.metrics {
             let m = Metric::from_str(name).map_err(|e| PullError::Config(e.to_string()))?;
             metrics.push((m, f));
         }
-        Ok(Mapper { source, metrics })
+        let mut labels = HashMap::new();
+        for (label, name) in &source.labels {
+            let m = Metric::from_str(name).map_err(|e| PullError::Config(e.to_string()))?;
+            labels.insert(label.clone(), m);
+        }
+        Ok(Mapper {
+            source,
+            metrics,
+            labels,
+            window,
+            dropped: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// What was left out so far, in reason order.
+    pub fn dropped(&self) -> Vec<Dropped> {
+        self.dropped
+            .lock()
+            .map(|d| {
+                d.iter()
+                    .map(|(reason, records)| Dropped {
+                        reason: reason.clone(),
+                        records: *records,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn drop_record(&self, reason: String) {
+        if let Ok(mut d) = self.dropped.lock() {
+            *d.entry(reason).or_default() += 1;
+        }
     }
 
     /// Maps a page's `records` (the first is the `before + 1`-th of the pull) into `out`,
@@ -211,16 +252,38 @@ impl<'s> Mapper<'s> {
         let raw = self
             .raw(record, "rate")
             .ok_or_else(|| err(row, "rate", missing(f)))?;
-        let rate = as_decimal(&raw).map_err(|m| err(row, "rate", m))?;
+        let rate = self.number(&raw).map_err(|m| err(row, "rate", m))?;
         if rate <= Decimal::ZERO {
             return Err(err(
                 row,
                 "rate",
-                format!(
-                    "{rate} is not above zero (a rate is units of the plan currency for one {currency})"
-                ),
+                match self.source.quote {
+                    Quote::PerUnit => format!(
+                        "{rate} is not above zero (a rate is units of the plan currency for one {currency})"
+                    ),
+                    Quote::PerPlan => format!(
+                        "{rate} is not above zero (quote: per_plan, a rate is units of {currency} for one unit of the plan currency)"
+                    ),
+                },
             ));
         }
+        let rate = match self.source.quote {
+            Quote::PerUnit => rate,
+            // 1 EUR = 1.0862 USD -> 1 USD = 0.9206407659731173 EUR.
+            Quote::PerPlan => Decimal::ONE
+                .checked_div(rate)
+                .map(|r| r.round_dp(16).normalize())
+                .filter(|r| !r.is_zero())
+                .ok_or_else(|| {
+                    err(
+                        row,
+                        "rate",
+                        format!(
+                            "{rate} cannot be inverted into a rate (1 / {rate} is out of range)"
+                        ),
+                    )
+                })?,
+        };
         out.push(Row::Rate(RateRow {
             day,
             currency,
@@ -293,15 +356,22 @@ impl<'s> Mapper<'s> {
             self.source.timezone,
         )
         .map_err(|m| err(row, "day", m))?;
+        if let Some(w) = self.window
+            && (day < w.from || day > w.to)
+        {
+            self.drop_record(format!(
+                "records on days outside the window {} .. {}",
+                w.from, w.to
+            ));
+            return Ok(());
+        }
         let link = self.text(record, "link", row)?.filter(|s| !s.is_empty());
         let coupon = self.text(record, "coupon", row)?.filter(|s| !s.is_empty());
         let currency = self
             .text(record, "currency", row)?
             .filter(|s| !s.is_empty())
             .or_else(|| self.source.currency.clone());
-        for (metric, f) in &self.metrics {
-            let v = raw_of(f, record).ok_or_else(|| err(row, metric.as_str(), missing(Some(f))))?;
-            let value = as_decimal(&v).map_err(|m| err(row, metric.as_str(), m))?;
+        let mut push = |metric: &Metric, value: Decimal| {
             let currency = if self.source.vocabulary.is_money(metric) {
                 currency.clone()
             } else {
@@ -316,8 +386,100 @@ impl<'s> Mapper<'s> {
                 link: link.clone(),
                 coupon: coupon.clone(),
             }));
+        };
+        if self.source.is_long() {
+            let label = self.required_id(record, "metric", row)?;
+            let metric = match self.labels.get(&label) {
+                Some(m) => m.clone(),
+                None if self.source.vocabulary.is_known(&label) => {
+                    Metric::from_str(&label).map_err(|e| err(row, "metric", e.to_string()))?
+                }
+                None => match self.source.unknown_labels {
+                    UnknownLabels::Skip => {
+                        self.drop_record(format!(
+                            "rows labelled \"{label}\", not a metric (unknown_labels: skip)"
+                        ));
+                        return Ok(());
+                    }
+                    UnknownLabels::Error => {
+                        return Err(err(
+                            row,
+                            "metric",
+                            format!(
+                                "\"{label}\" is not a metric: map it under \"labels\" (e.g. `labels: {{\"{label}\": clicks_gross}}`) or set `unknown_labels: skip`"
+                            ),
+                        ));
+                    }
+                },
+            };
+            let f = self.source.field("value");
+            let v = self
+                .raw(record, "value")
+                .ok_or_else(|| err(row, "value", missing(f)))?;
+            if let Some(value) = self.metric_value(&v, row, "value", &metric)? {
+                push(&metric, value);
+            }
+            return Ok(());
+        }
+        for (metric, f) in &self.metrics {
+            let v = raw_of(f, record).ok_or_else(|| err(row, metric.as_str(), missing(Some(f))))?;
+            if let Some(value) = self.metric_value(&v, row, metric.as_str(), metric)? {
+                push(metric, value);
+            }
         }
         Ok(())
+    }
+
+    /// A metric's value; `None` when it is empty and `empty: missing` says so.
+    fn metric_value(
+        &self,
+        v: &RawValue<'_>,
+        row: u64,
+        field: &str,
+        metric: &Metric,
+    ) -> Result<Option<Decimal>, PullError> {
+        let blank = match v {
+            RawValue::Json(Value::Null) => true,
+            RawValue::Json(Value::String(s)) => s.trim().is_empty(),
+            _ => false,
+        };
+        if blank {
+            return match self.source.empty {
+                Empty::Missing => Ok(None),
+                Empty::Zero => Ok(Some(Decimal::ZERO)),
+                Empty::Error => Err(err(
+                    row,
+                    field,
+                    format!("{metric} is empty (the source says empty: error)"),
+                )),
+            };
+        }
+        self.number(v).map(Some).map_err(|m| err(row, field, m))
+    }
+
+    /// A number, read from text in the source's number format.
+    fn number(&self, v: &RawValue<'_>) -> Result<Decimal, String> {
+        let f = self.source.numbers;
+        if f == NumberFormat::default() {
+            return as_decimal(v);
+        }
+        let text = match v {
+            RawValue::Const(c) => *c,
+            RawValue::Json(Value::String(s)) => s.as_str(),
+            _ => return as_decimal(v),
+        };
+        let plain = localised(text.trim(), f).ok_or_else(|| {
+            let t = f
+                .thousands
+                .map(|t| format!(", thousands \"{t}\""))
+                .unwrap_or_default();
+            format!(
+                "\"{}\" is not a number in the source's format (decimal \"{}\"{t})",
+                text.trim(),
+                f.decimal
+            )
+        })?;
+        as_decimal(&RawValue::Const(&plain))
     }
 
     fn time(
@@ -364,7 +526,7 @@ impl<'s> Mapper<'s> {
         let amount = match self.raw(record, "amount") {
             None | Some(RawValue::Json(Value::Null)) => None,
             Some(RawValue::Json(Value::String(s))) if s.is_empty() => None,
-            Some(v) => Some(as_decimal(&v).map_err(|m| err(row, "amount", m))?),
+            Some(v) => Some(self.number(&v).map_err(|m| err(row, "amount", m))?),
         };
         let opt = |name: &str| -> Result<Option<String>, PullError> {
             Ok(self.text(record, name, row)?.filter(|s| !s.is_empty()))
@@ -463,6 +625,46 @@ fn as_decimal(v: &RawValue<'_>) -> Result<Decimal, String> {
     Decimal::from_str(s)
         .or_else(|_| Decimal::from_scientific(s))
         .map_err(|_| format!("\"{s}\" is not a number"))
+}
+
+/// `1.133,05` (decimal `,`, thousands `.`) -> `1133.05`. Thousands separators must
+/// group the integer part by three (`1.13,05` is not a number); `None` when the text is
+/// not a number in that format.
+fn localised(s: &str, f: NumberFormat) -> Option<String> {
+    let (sign, body) = match s.as_bytes().first() {
+        Some(b'-') => ("-", &s[1..]),
+        Some(b'+') => ("", &s[1..]),
+        _ => ("", s),
+    };
+    let (int, frac) = match body.split_once(f.decimal) {
+        Some((i, fr)) => (i, Some(fr)),
+        None => (body, None),
+    };
+    let int = match f.thousands {
+        Some(t) if int.contains(t) => {
+            let groups: Vec<&str> = int.split(t).collect();
+            let ok = (1..=3).contains(&groups[0].len())
+                && groups[1..].iter().all(|g| g.len() == 3)
+                && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return None;
+            }
+            groups.concat()
+        }
+        _ => int.to_owned(),
+    };
+    if let Some(fr) = frac
+        && (fr.is_empty() || !fr.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match frac {
+        Some(fr) => format!("{sign}{int}.{fr}"),
+        None => format!("{sign}{int}"),
+    })
 }
 
 fn unix(s: &str) -> Option<DateTime<Utc>> {
@@ -712,7 +914,7 @@ sources:
     /// and the field the replaced key feeds. Panics are what this guards against.
     fn map_everywhere(sources: &[Source], key: &str, record: &Value) {
         for s in sources {
-            let m = Mapper::new(s).expect("mapper");
+            let m = Mapper::new(s, None).expect("mapper");
             let mut out = Vec::new();
             match m.map(record, 7, &mut out) {
                 Ok(()) => {}
@@ -836,7 +1038,7 @@ sources:
     #[test]
     fn multibyte_date_slice_is_an_error_not_a_panic() {
         let s = sources();
-        let m = Mapper::new(&s[0]).expect("mapper");
+        let m = Mapper::new(&s[0], None).expect("mapper");
         let mut rec = valid();
         // "2026-08-2" + "é": byte 10 is the middle of "é".
         rec["d"] = json!("2026-08-2é");
@@ -862,7 +1064,7 @@ sources:
         // The valid record maps everywhere.
         for s in &sources {
             let mut out = Vec::new();
-            Mapper::new(s)
+            Mapper::new(s, None)
                 .unwrap()
                 .map(&base, 1, &mut out)
                 .unwrap_or_else(|e| panic!("{}: {e}", s.id));
@@ -944,6 +1146,26 @@ sources:
             plain_day("2026-08-23"),
             NaiveDate::from_ymd_opt(2026, 8, 23)
         );
+    }
+
+    /// With serde_json's `arbitrary_precision`, a JSON number keeps the payload's text:
+    /// amounts never pass through f64.
+    #[test]
+    fn json_amounts_go_from_text_to_decimal() {
+        for text in [
+            "0.1",
+            "1230.72",
+            "12345678901234567.89",
+            "0.30000000000000004441",
+            "7922816251426433759354395033.5",
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                as_decimal(&RawValue::Json(&v)).unwrap(),
+                Decimal::from_str(text).unwrap(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

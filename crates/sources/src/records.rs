@@ -17,6 +17,12 @@ pub(crate) fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     if path.is_empty() {
         return Some(v);
     }
+    // A key that contains dots itself (a CSV header "Amount (e.g. EUR)") wins.
+    if let Value::Object(m) = v
+        && let Some(found) = m.get(path)
+    {
+        return Some(found);
+    }
     let mut cur = v;
     for seg in path.split('.') {
         cur = match cur {
@@ -44,6 +50,8 @@ fn take(v: &mut Value, path: &str) -> Option<Value> {
 }
 
 pub(crate) fn parse(format: &Format, body: &[u8], page: u32) -> Result<Parsed, PullError> {
+    // A UTF-8 byte order mark (Excel's CSV, some XML) is not part of the data.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     match format {
         Format::Json { rows } => json(body, rows, page),
         Format::Csv { delimiter } => csv(body, *delimiter, page),
@@ -139,17 +147,37 @@ fn xml(body: &[u8], rows: &str, page: u32) -> Result<Parsed, PullError> {
         page,
         message: format!("the body is not valid XML ({e})"),
     })?;
+    // `row` matches every element named so; `Cube/Cube/Cube` every element whose own
+    // name and its ancestors' end in that chain (local names, namespaces ignored).
+    let chain: Vec<&str> = rows.split('/').filter(|s| !s.is_empty()).collect();
+    let matches = |n: &roxmltree::Node<'_, '_>| -> bool {
+        let mut cur = Some(*n);
+        for want in chain.iter().rev() {
+            match cur {
+                Some(c) if c.is_element() && c.tag_name().name() == *want => {
+                    cur = c.parent();
+                }
+                _ => return false,
+            }
+        }
+        true
+    };
     let mut records = Vec::new();
-    for node in doc
-        .descendants()
-        .filter(|n| n.is_element() && n.tag_name().name() == rows)
-    {
+    for node in doc.descendants().filter(|n| n.is_element() && matches(n)) {
         let mut m = Map::new();
         for a in node.attributes() {
             m.insert(
                 format!("@{}", a.name()),
                 Value::String(a.value().to_owned()),
             );
+        }
+        // Attributes of enclosing elements the row does not have itself are inherited,
+        // nearest first (the ECB's `<Cube time=..>` around its `<Cube currency=..>`).
+        for anc in node.ancestors().skip(1).filter(|a| a.is_element()) {
+            for a in anc.attributes() {
+                m.entry(format!("@{}", a.name()))
+                    .or_insert_with(|| Value::String(a.value().to_owned()));
+            }
         }
         for child in node.children().filter(|c| c.is_element()) {
             let text = child.text().unwrap_or("").trim().to_owned();

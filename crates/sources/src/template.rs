@@ -57,7 +57,23 @@ pub(crate) fn render(
     opts: &PullOptions,
     secrets: &mut Vec<String>,
 ) -> Result<Rendered, PullError> {
-    render_with(source_id, &t.0, vars, opts, secrets, false)
+    render_with(source_id, &t.0, vars, opts, secrets, false, false)
+}
+
+/// Renders a query parameter or header value: whatever it reads from the environment
+/// is a secret, whatever the variable's name (a key passed in `query:` or `headers:`
+/// instead of `auth:`): shown as `***`, and redacted by value from every text the
+/// platform hands back when it is at least 6 characters long (a shorter value is
+/// masked where it is sent but not hunted for in other text, where it would erase
+/// unrelated numbers).
+pub(crate) fn render_param(
+    source_id: &str,
+    t: &Template,
+    vars: &Vars,
+    opts: &PullOptions,
+    secrets: &mut Vec<String>,
+) -> Result<Rendered, PullError> {
+    render_with(source_id, &t.0, vars, opts, secrets, false, true)
 }
 
 /// Renders a URL template: a secret is data, never URL structure, so its value is
@@ -71,10 +87,11 @@ pub(crate) fn render_url(
     opts: &PullOptions,
     secrets: &mut Vec<String>,
 ) -> Result<Rendered, PullError> {
-    render_with(source_id, &t.0, vars, opts, secrets, true)
+    render_with(source_id, &t.0, vars, opts, secrets, true, false)
 }
 
-/// Renders `text` (not a URL).
+/// Renders `text` (a POST body value): like [`render_param`], everything read from the
+/// environment is a secret.
 pub(crate) fn render_str(
     source_id: &str,
     text: &str,
@@ -82,7 +99,7 @@ pub(crate) fn render_str(
     opts: &PullOptions,
     secrets: &mut Vec<String>,
 ) -> Result<Rendered, PullError> {
-    render_with(source_id, text, vars, opts, secrets, false)
+    render_with(source_id, text, vars, opts, secrets, false, true)
 }
 
 const URL_DATA: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -100,6 +117,7 @@ fn render_with(
     opts: &PullOptions,
     secrets: &mut Vec<String>,
     url: bool,
+    all_secret: bool,
 ) -> Result<Rendered, PullError> {
     let pieces = template_pieces(text).map_err(PullError::Config)?;
     let mut real = String::new();
@@ -115,9 +133,9 @@ fn render_with(
                 shown.push_str(vars.get(name));
             }
             Piece::Env { name, default } => {
-                let v = match ((opts.env)(name), default) {
-                    (Some(v), _) => v,
-                    (None, Some(d)) => d.to_owned(),
+                let (v, from_env) = match ((opts.env)(name), default) {
+                    (Some(v), _) => (v, true),
+                    (None, Some(d)) => (d.to_owned(), false),
                     (None, None) => {
                         return Err(PullError::MissingEnv {
                             source_id: source_id.to_owned(),
@@ -125,8 +143,11 @@ fn render_with(
                         });
                     }
                 };
-                if secret_name(name) && !v.is_empty() {
-                    secrets.push(v.clone());
+                let named = secret_name(name);
+                if (named || (all_secret && from_env)) && !v.is_empty() {
+                    if named || v.chars().count() >= 6 {
+                        secrets.push(v.clone());
+                    }
                     shown.push_str(MASK);
                     if url {
                         real.extend(percent_encoding::utf8_percent_encode(&v, URL_DATA));
