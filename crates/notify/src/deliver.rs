@@ -85,6 +85,7 @@ pub async fn deliver_due(
         if rows.is_empty() {
             break;
         }
+        let mut failures = Vec::new();
         for row in rows {
             handed += 1;
             let result = match build_message(sender, &row) {
@@ -94,26 +95,30 @@ pub async fn deliver_due(
             let attempts = row.attempts + 1;
             match result {
                 Ok(()) => {
+                    // Marked at once: a crash now resends only this message.
                     store.mark_sent(row.id, Utc::now()).await?;
                     report.sent += 1;
                 }
                 Err(SendError::Permanent(reason)) => {
                     warn!(id = row.id, %reason, "message refused for good");
-                    store.mark_attempt_failed(row.id, &reason, None).await?;
+                    failures.push((row.id, reason, None));
                     report.failed += 1;
                 }
                 Err(SendError::Transient(reason)) => {
                     let retry = policy.retry_at(now, attempts);
-                    store.mark_attempt_failed(row.id, &reason, retry).await?;
                     if retry.is_some() {
                         report.retrying += 1;
                     } else {
                         warn!(id = row.id, %reason, attempts, "message given up");
                         report.failed += 1;
                     }
+                    failures.push((row.id, reason, retry));
                 }
             }
         }
+        // Failed attempts are recorded together; a crash before this leaves them claimed
+        // until the lease runs out, then they are tried again.
+        store.mark_attempts_failed(&failures).await?;
     }
     info!(
         sent = report.sent,

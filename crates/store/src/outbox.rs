@@ -345,6 +345,34 @@ impl Store {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
+        mark_failed_on(&self.db, id, error, retry_at).await
+    }
+
+    /// [`Store::mark_attempt_failed`] for many messages, in one transaction (a server
+    /// that is down fails a whole batch).
+    pub async fn mark_attempts_failed(
+        &self,
+        failures: &[(i32, String, Option<DateTime<Utc>>)],
+    ) -> Result<(), StoreError> {
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let txn = self.begin_write().await?;
+        for (id, error, retry_at) in failures {
+            mark_failed_on(&txn, *id, error, *retry_at).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+async fn mark_failed_on<C: ConnectionTrait>(
+    conn: &C,
+    id: i32,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    {
         let status = match retry_at {
             Some(_) => OutboxStatus::Queued,
             None => OutboxStatus::Failed,
@@ -364,7 +392,7 @@ impl Store {
         if let Some(at) = retry_at {
             update = update.col_expr(outbox::Column::NextAttemptAt, Expr::value(at));
         }
-        update.exec(&self.db).await?;
+        update.exec(conn).await?;
         Ok(())
     }
 }
