@@ -119,7 +119,7 @@ pub enum Cmd {
     /// Email: deliver the outbox (`send`), render a message (`preview`), list it (`outbox`).
     #[command(subcommand)]
     Notify(crate::notify_cmd::NotifyCmd),
-    /// Compare two aggregate CSV exports (partner_id,day,metric,value,currency) key by key; findings to --out, summary to stderr (exit 0 pass/warn, 2 unreadable, 3 differences, 4 a side has no rows).
+    /// Compare two aggregate CSV exports (partner_id,day,metric,value,currency) key by key; findings to --out, summary to stderr (exit 0 pass/warn, 2 unreadable or more malformed rows than --max-malformed, 3 differences, 4 a side has no rows).
     Recon(crate::recon_cmd::ReconArgs),
     /// Write seeded old/new/crosswalk CSVs for the reconcile benchmark.
     #[command(hide = true)]
@@ -193,6 +193,9 @@ pub enum CheckCmd {
     /// Pull a scheduled check's sources for a window (or reuse stored snapshots), run it,
     /// and record its outcome and findings (exit 0 pass/warn, 3 fail, 4 inconclusive, 1 error).
     Run(crate::check_cmd::CheckRunArgs),
+    /// Show a stored run of a check (default its latest): outcome, reason, the snapshots it
+    /// read and its findings (exit 0; 1 no such run; 2 not a check of the plan).
+    Show(crate::check_cmd::show::CheckShowArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -179,6 +179,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Cmd::Complete { by, out } => execute(&url, Command::Complete { by }, out.json).await,
         Cmd::Check(CheckCmd::Run(args)) => check_cmd::run(&url, args).await,
+        Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,

@@ -34,7 +34,14 @@ pub struct ReconArgs {
     /// Findings CSV: partner_id,day,metric,old_value,new_value,status.
     #[arg(long)]
     pub out: PathBuf,
+    /// How many malformed rows (both sides together) may be skipped; more end the run
+    /// with exit 2 and no verdict.
+    #[arg(long, default_value_t = 0)]
+    pub max_malformed: u64,
 }
+
+/// How many malformed rows a run refused for too many of them names.
+const NAMED_MALFORMED: usize = 10;
 
 #[derive(Debug, Args)]
 pub struct GenReconArgs {
@@ -121,6 +128,34 @@ pub fn recon(args: &ReconArgs) -> u8 {
             return discard(2);
         }
     };
+    if summary.malformed > args.max_malformed {
+        // A verdict on data that was partly not read is worse than none: name the first
+        // rows and stop before anything is written.
+        drop(out);
+        let mut e = std::io::stderr().lock();
+        for m in summary.malformed_samples.iter().take(NAMED_MALFORMED) {
+            let _ = writeln!(e, "{}:{}: malformed row: {}", m.file, m.line, m.reason);
+        }
+        let shown = summary.malformed_samples.len().min(NAMED_MALFORMED) as u64;
+        if summary.malformed > shown {
+            let _ = writeln!(
+                e,
+                "... and {} more malformed rows",
+                summary.malformed - shown
+            );
+        }
+        let _ = writeln!(
+            e,
+            "error: {} of {} rows are malformed (old {}, new {} readable), more than --max-malformed {} allows; no verdict, {} not written",
+            summary.malformed,
+            summary.old_rows + summary.new_rows + summary.malformed,
+            summary.old_rows,
+            summary.new_rows,
+            args.max_malformed,
+            args.out.display()
+        );
+        return discard(2);
+    }
     let written = out.into_inner().map_err(|e| e.into_error()).and_then(|f| {
         drop(f);
         std::fs::rename(&tmp, &args.out)
@@ -131,6 +166,12 @@ pub fn recon(args: &ReconArgs) -> u8 {
     }
     let elapsed = started.elapsed().as_secs_f64();
     print_summary(&summary, elapsed);
+    if summary.malformed > 0 {
+        eprintln!(
+            "skipped {} malformed rows (--max-malformed {}); they are in no key of the comparison",
+            summary.malformed, args.max_malformed
+        );
+    }
     match summary.outcome().0 {
         Outcome::Pass | Outcome::Warn => 0,
         Outcome::Fail => 3,

@@ -1,8 +1,8 @@
 //! End-to-end: `cutover check run` on event-level checks (`event_flow`, `event_match`,
 //! `attribution`) fed by `file` sources (CSV event exports in a temp dir): matching exports
 //! pass and satisfy their exit conditions, diverging ones fail with findings stored, an
-//! empty export is inconclusive, an unreadable one is an error, and kinds whose data no
-//! source produces (`record_sync`) are refused without recording anything.
+//! empty export is inconclusive, an unreadable one is an error, and `record_sync` compares
+//! the records of two `rows: record` sources.
 
 use std::process::{Command, Output};
 
@@ -211,16 +211,25 @@ fn event_checks_run_from_file_sources_and_feed_the_gate() {
     assert!(out.contains("match_gone: error"), "{out}");
     assert!(out.contains("missing.csv"), "{out}");
 
-    // record_sync needs records no source produces: refused, nothing recorded.
+    // record_sync reads the records of its `new` and `crm` sources: p2's email differs,
+    // p3 is only in the CRM.
+    std::fs::write(
+        env.dir.path().join("new_records.csv"),
+        "id,email\np1,a@x.io\np2,b@x.io\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.dir.path().join("crm.csv"),
+        "id,email\np1,a@x.io\np2,B@x.io\np3,c@x.io\n",
+    )
+    .unwrap();
     let (code, out) = env.check("sync", &[]);
-    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("sync: fail"), "{out}");
     assert!(
-        out.contains(
-            "error: sync is a record_sync check, which `check run` cannot run from pulled sources"
-        ),
+        out.contains("1 field_mismatch") && out.contains("1 missing_in_new"),
         "{out}"
     );
-    assert!(out.contains("nothing was recorded"), "{out}");
 
     // The gate sees the runs.
     let o = env.run(&["status", "--json"]);
@@ -245,7 +254,7 @@ fn event_checks_run_from_file_sources_and_feed_the_gate() {
         ("empty_matches", false),
         ("flow_bad_seen", true),
         ("gone_seen", false),
-        ("sync_seen", false),
+        ("sync_seen", true),
     ] {
         assert_eq!(satisfied(id), want, "{id}: {gate:#}");
     }
@@ -274,6 +283,7 @@ fn event_checks_run_from_file_sources_and_feed_the_gate() {
             ("match_bad", "fail"),
             ("match_empty", "inconclusive"),
             ("match_gone", "error"),
+            ("sync", "fail"),
         ]
     );
     let db = env.db.clone();

@@ -97,6 +97,9 @@ pub struct ReconcileSpec {
     pub rate_table: Option<String>,
     /// Platform label -> canonical metric, per system (`old`, `new`).
     pub labels: Vec<(String, String, String)>,
+    /// How many days an FX rate of the check's `rates` source is carried forward
+    /// (default 3 at run time).
+    pub max_rate_gap_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -186,6 +189,9 @@ pub struct EventMatchSpec {
     pub amount_tolerance: Decimal,
     pub warn: LimitSpec,
     pub fail: LimitSpec,
+    /// How many days an FX rate of the check's `rates` source is carried forward
+    /// (default 3 at run time).
+    pub max_rate_gap_days: Option<u32>,
 }
 
 /// The typed settings of a scheduled check.
@@ -803,7 +809,16 @@ impl CheckConfig {
                 })
             }
             ScheduledKind::EventMatch => {
-                let f = r.fields(params, &["by", "amount_tolerance", "warn", "fail"]);
+                let f = r.fields(
+                    params,
+                    &[
+                        "by",
+                        "amount_tolerance",
+                        "warn",
+                        "fail",
+                        "max_rate_gap_days",
+                    ],
+                );
                 CheckConfig::EventMatch(EventMatchSpec {
                     by: r
                         .name(&f, "by", &["click_id", "order_id", "customer", "event_id"])
@@ -811,6 +826,9 @@ impl CheckConfig {
                     amount_tolerance: r.decimal(&f, "amount_tolerance", None).unwrap_or_default(),
                     warn: r.limit(&f, "warn", false),
                     fail: r.limit(&f, "fail", false),
+                    max_rate_gap_days: r
+                        .uint(&f, "max_rate_gap_days")
+                        .map(|d| u32::try_from(d).unwrap_or(u32::MAX)),
                 })
             }
         };
@@ -834,6 +852,7 @@ fn reconcile(r: &mut Reader, params: &[(String, Param)]) -> ReconcileSpec {
             "fail",
             "rate_table",
             "labels",
+            "max_rate_gap_days",
         ],
     );
     let mut spec = ReconcileSpec::default();
@@ -884,6 +903,9 @@ fn reconcile(r: &mut Reader, params: &[(String, Param)]) -> ReconcileSpec {
     spec.warn = r.limit(&f, "warn", true);
     spec.fail = r.limit(&f, "fail", true);
     spec.rate_table = r.text(&f, "rate_table");
+    spec.max_rate_gap_days = r
+        .uint(&f, "max_rate_gap_days")
+        .map(|d| u32::try_from(d).unwrap_or(u32::MAX));
     if let Some(m) = r.map(&f, "labels") {
         r.within(Seg::Key("labels".into()), |r| {
             let sides = r.fields(m, &["old", "new"]);

@@ -116,12 +116,26 @@ impl MetricMap {
 }
 
 /// A named table of FX rates: `rate(currency, day)` converts one unit of `currency` into
-/// the table's base currency. The rate of a day is the latest one on or before it.
+/// the table's base currency. The rate of a day is the latest one on or before it; with a
+/// maximum gap set, a rate older than that many days is not carried to the day (a
+/// `rate_gap` finding instead of a silent carry).
 #[derive(Debug, Clone)]
 pub struct RateTable {
     pub name: String,
     pub base: String,
     rates: BTreeMap<(String, NaiveDate), Decimal>,
+    max_gap_days: Option<u32>,
+}
+
+/// Why an amount could not be converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRate {
+    /// No rate of the currency on or before the day.
+    Missing,
+    /// The latest rate, of `since`, is more days before the day than the table allows.
+    Gap { since: NaiveDate, days: i64 },
+    /// The converted amount is beyond the decimal range.
+    Overflow,
 }
 
 impl RateTable {
@@ -130,6 +144,7 @@ impl RateTable {
             name: name.to_owned(),
             base: base.to_owned(),
             rates: BTreeMap::new(),
+            max_gap_days: None,
         }
     }
 
@@ -138,17 +153,31 @@ impl RateTable {
         self
     }
 
-    pub fn get(&self, currency: &str, day: NaiveDate) -> Option<Decimal> {
+    /// A rate is carried forward at most `days` days (a Friday rate covers a Monday with
+    /// `days` = 3).
+    pub fn max_gap(mut self, days: u32) -> Self {
+        self.max_gap_days = Some(days);
+        self
+    }
+
+    /// The latest rate of `currency` on or before `day`, with its day (the base
+    /// currency: 1 on `day`).
+    pub fn lookup(&self, currency: &str, day: NaiveDate) -> Option<(NaiveDate, Decimal)> {
         if currency == self.base {
-            return Some(Decimal::ONE);
+            return Some((day, Decimal::ONE));
         }
         self.rates
             .range((currency.to_owned(), NaiveDate::MIN)..=(currency.to_owned(), day))
             .next_back()
-            .map(|(_, r)| *r)
+            .map(|((_, d), r)| (*d, *r))
+    }
+
+    pub fn get(&self, currency: &str, day: NaiveDate) -> Option<Decimal> {
+        self.lookup(currency, day).map(|(_, r)| r)
     }
 
     /// `None`: no rate; `Some(Err)`: the converted amount is beyond the decimal range.
+    /// Ignores the maximum gap (see [`RateTable::to_base`]).
     pub fn convert(
         &self,
         amount: Decimal,
@@ -157,6 +186,21 @@ impl RateTable {
     ) -> Option<Result<Decimal, Overflow>> {
         self.get(currency, day)
             .map(|r| amount.checked_mul(r).ok_or(Overflow))
+    }
+
+    /// `amount` of `currency` on `day` in the base currency, honouring the maximum gap.
+    pub fn to_base(
+        &self,
+        amount: Decimal,
+        currency: &str,
+        day: NaiveDate,
+    ) -> Result<Decimal, NoRate> {
+        let (since, rate) = self.lookup(currency, day).ok_or(NoRate::Missing)?;
+        let days = (day - since).num_days();
+        if self.max_gap_days.is_some_and(|max| days > i64::from(max)) {
+            return Err(NoRate::Gap { since, days });
+        }
+        amount.checked_mul(rate).ok_or(NoRate::Overflow)
     }
 }
 
@@ -170,7 +214,8 @@ pub struct Normaliser<'a> {
 impl Normaliser<'_> {
     /// Maps partners and converts money; unmapped partners and unconvertible currencies
     /// become findings and the row is kept out of the comparison (reported, not lost).
-    /// `Err` names a row whose converted value is beyond the decimal range.
+    /// Findings name the partner as the crosswalk maps it when it does (the old
+    /// platform's id). `Err` names a row whose converted value is beyond the decimal range.
     pub fn aggregates(&self, rows: &[Aggregate]) -> Result<(Vec<Aggregate>, Vec<Finding>), String> {
         let mut out = Vec::with_capacity(rows.len());
         let mut findings = Vec::new();
@@ -199,31 +244,124 @@ impl Normaliser<'_> {
             // as money).
             let money = r.metric.is_money() || !r.metric.is_canonical();
             if let (Some(rates), true, Some(cur)) = (self.rates, money, &r.currency) {
-                match rates.convert(r.value, cur, r.day) {
-                    Some(Ok(v)) => {
+                let subject = format!("{}:{},{},{}", self.system, partner, r.day, r.metric);
+                let values = |f: Finding| {
+                    f.values(
+                        (self.system == System::Old).then_some(r.value),
+                        (self.system == System::New).then_some(r.value),
+                    )
+                };
+                match rates.to_base(r.value, cur, r.day) {
+                    Ok(v) => {
                         row.value = v;
                         row.currency = Some(rates.base.clone());
                     }
-                    Some(Err(e)) => {
+                    Err(NoRate::Overflow) => {
                         return Err(format!(
-                            "{} {},{},{}: {} {cur} converted at rate table \"{}\" is {e}",
+                            "{} {},{},{}: {} {cur} converted at rate table \"{}\" is {Overflow}",
                             self.system, r.partner, r.day, r.metric, r.value, rates.name
                         ));
                     }
-                    None => {
-                        findings.push(Finding::new(
+                    Err(NoRate::Missing) => {
+                        findings.push(values(Finding::new(
                             "unmapped_currency",
-                            format!("{}:{},{},{}", self.system, r.partner, r.day, r.metric),
+                            subject,
                             format!(
                                 "rate table \"{}\" has no {cur} rate on or before {}",
                                 rates.name, r.day
                             ),
-                        ));
+                        )));
+                        continue;
+                    }
+                    Err(NoRate::Gap { since, days }) => {
+                        findings.push(values(Finding::new(
+                            "rate_gap",
+                            subject,
+                            format!(
+                                "rate table \"{}\": the latest {cur} rate is of {since}, {days} days before {}, more than the {} days a rate is carried forward",
+                                rates.name,
+                                r.day,
+                                rates.max_gap_days.unwrap_or_default()
+                            ),
+                        )));
                         continue;
                     }
                 }
             }
             out.push(row);
+        }
+        Ok((out, findings))
+    }
+
+    /// Maps each event's partner (on its occurrence day in `tz`) and converts its amount.
+    /// An event whose partner has no mapping, or whose amount has no usable rate, is a
+    /// finding and is kept as reported (it still happened: counts and matches by id stay
+    /// right, and the comparison shows what differs); events without a partner or amount
+    /// pass as they are. `Err` names an event whose converted amount is beyond the range.
+    pub fn events(&self, events: &[Event], tz: Tz) -> Result<(Vec<Event>, Vec<Finding>), String> {
+        let mut out = Vec::with_capacity(events.len());
+        let mut findings = Vec::new();
+        for e in events {
+            let day = e.occurred_at.with_timezone(&tz).date_naive();
+            let mut ev = e.clone();
+            if let Some(p) = &e.partner {
+                match self.crosswalk.map(self.system, p, day) {
+                    Some(mapped) => ev.partner = Some(mapped.to_owned()),
+                    None => findings.push(Finding::new(
+                        "unmapped_partner",
+                        format!("{}:{p},{day},{}", self.system, e.kind.as_str()),
+                        format!(
+                            "{} partner \"{p}\" of event {} has no crosswalk entry on {day}",
+                            self.system, e.id
+                        ),
+                    )),
+                }
+            }
+            if let (Some(rates), Some(amount), Some(cur)) = (self.rates, e.amount, &e.currency) {
+                let partner = ev.partner.clone().unwrap_or_default();
+                let subject = format!("{}:{partner},{day},{}", self.system, e.kind.as_str());
+                let amounts = |f: Finding| {
+                    f.values(
+                        (self.system == System::Old).then_some(amount),
+                        (self.system == System::New).then_some(amount),
+                    )
+                };
+                match rates.to_base(amount, cur, day) {
+                    Ok(v) => {
+                        ev.amount = Some(v);
+                        ev.currency = Some(rates.base.clone());
+                    }
+                    Err(NoRate::Overflow) => {
+                        return Err(format!(
+                            "{} event {}: {amount} {cur} converted at rate table \"{}\" is {Overflow}",
+                            self.system, e.id, rates.name
+                        ));
+                    }
+                    Err(NoRate::Missing) => {
+                        findings.push(amounts(Finding::new(
+                            "unmapped_currency",
+                            subject,
+                            format!(
+                                "event {}: rate table \"{}\" has no {cur} rate on or before {day}",
+                                e.id, rates.name
+                            ),
+                        )));
+                    }
+                    Err(NoRate::Gap { since, days }) => {
+                        findings.push(amounts(Finding::new(
+                            "rate_gap",
+                            subject,
+                            format!(
+                                "event {}: the latest {cur} rate of rate table \"{}\" is of {since}, {days} days before {day}, more than the {} days a rate is carried forward",
+                                e.id,
+                                rates.name,
+                                rates.max_gap_days.unwrap_or_default()
+                            ),
+                        )));
+                    }
+                }
+            }
+            out.push(ev);
         }
         Ok((out, findings))
     }
@@ -466,6 +604,81 @@ mod tests {
         assert_eq!(
             rebucket(&[ev("e1"), ev("e2")], chrono_tz::UTC).unwrap_err(),
             "p,2026-01-01,deposits_amount: the sum of its events up to event e2 is beyond the decimal range (±79228162514264337593543950335)"
+        );
+    }
+
+    #[test]
+    fn events_map_partners_convert_amounts_and_keep_what_has_no_mapping() {
+        let x = PartnerCrosswalk::new([CrosswalkEntry {
+            system: System::New,
+            external: "701".into(),
+            canonical: "AFF-1".into(),
+            from: None,
+            to: None,
+        }]);
+        let rates = RateTable::new("fx", "EUR")
+            .rate("USD", day("2026-01-01"), Decimal::new(8, 1))
+            .max_gap(3);
+        let n = Normaliser {
+            system: System::New,
+            crosswalk: &x,
+            rates: Some(&rates),
+        };
+        let ev = |id: &str, partner: &str, d: u32, cur: &str| Event {
+            id: id.into(),
+            kind: EventType::Ftd,
+            occurred_at: Utc.with_ymd_and_hms(2026, 1, d, 10, 0, 0).unwrap(),
+            recorded_at: None,
+            status: EventStatus::Approved,
+            partner: Some(partner.into()),
+            link: None,
+            coupon: None,
+            customer: None,
+            click_id: None,
+            order_id: None,
+            amount: Some(Decimal::from(10)),
+            currency: Some(cur.into()),
+        };
+        let (out, found) = n
+            .events(
+                &[
+                    ev("a", "701", 2, "USD"),
+                    ev("b", "799", 2, "USD"),
+                    ev("c", "701", 9, "USD"),
+                    ev("d", "701", 2, "GBP"),
+                ],
+                chrono_tz::UTC,
+            )
+            .unwrap();
+        // Every event is kept; what could not be mapped stays as reported.
+        let shown: Vec<(&str, Option<&str>, String, Option<&str>)> = out
+            .iter()
+            .map(|e| {
+                (
+                    e.id.as_str(),
+                    e.partner.as_deref(),
+                    e.amount.unwrap().to_string(),
+                    e.currency.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("a", Some("AFF-1"), "8.0".to_owned(), Some("EUR")),
+                ("b", Some("799"), "8.0".to_owned(), Some("EUR")),
+                ("c", Some("AFF-1"), "10".to_owned(), Some("USD")),
+                ("d", Some("AFF-1"), "10".to_owned(), Some("GBP")),
+            ]
+        );
+        let codes: Vec<(&str, &str)> = found.iter().map(|f| (f.code, f.subject.as_str())).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("unmapped_partner", "new:799,2026-01-02,ftd"),
+                ("rate_gap", "new:AFF-1,2026-01-09,ftd"),
+                ("unmapped_currency", "new:AFF-1,2026-01-02,ftd"),
+            ]
         );
     }
 }

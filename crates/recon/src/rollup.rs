@@ -70,9 +70,24 @@ fn apart(a: Decimal, b: Decimal, tolerance: Decimal) -> bool {
     a.checked_sub(b).is_none_or(|d| d.abs() > tolerance)
 }
 
-/// Runs the check. The structure reported is the hierarchy on `as_of`.
+/// Runs the check with one hierarchy for both systems. The structure reported is the
+/// hierarchy on `as_of`.
 pub fn rollup(
     partners: &[Partner],
+    old: &RollupSide,
+    new: &RollupSide,
+    as_of: NaiveDate,
+    cfg: &RollupConfig,
+) -> CheckResult {
+    rollup_trees(partners, partners, old, new, as_of, cfg)
+}
+
+/// Runs the check with each system's own hierarchy (both in canonical ids): each side's
+/// rows roll up its own tree; a partner whose master on `as_of` differs between the trees
+/// is a `parent_differs` finding; the structure reported is the old tree's.
+pub fn rollup_trees(
+    old_tree: &[Partner],
+    new_tree: &[Partner],
     old: &RollupSide,
     new: &RollupSide,
     as_of: NaiveDate,
@@ -81,7 +96,9 @@ pub fn rollup(
     if old.rows.is_empty() || new.rows.is_empty() {
         return CheckResult::inconclusive("a system has no partner rows to roll up");
     }
+    let partners = old_tree;
     let by_id: BTreeMap<&str, &Partner> = partners.iter().map(|p| (p.id.as_str(), p)).collect();
+    let new_by_id: BTreeMap<&str, &Partner> = new_tree.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for p in partners {
         if let Some(parent) = p.parent_on(as_of) {
@@ -89,9 +106,27 @@ pub fn rollup(
         }
     }
     let mut findings = Vec::new();
+    let ids: BTreeSet<&str> = by_id.keys().chain(new_by_id.keys()).copied().collect();
+    for id in ids {
+        let (a, b) = (
+            by_id.get(id).and_then(|p| p.parent_on(as_of)),
+            new_by_id.get(id).and_then(|p| p.parent_on(as_of)),
+        );
+        if a != b {
+            findings.push(Finding::new(
+                "parent_differs",
+                id,
+                format!(
+                    "on {as_of}: old master {}, new master {}",
+                    a.map_or("none".to_owned(), |p| format!("\"{p}\"")),
+                    b.map_or("none".to_owned(), |p| format!("\"{p}\""))
+                ),
+            ));
+        }
+    }
     let (to, tn) = match (
         totals(&by_id, &old.rows, cfg, System::Old),
-        totals(&by_id, &new.rows, cfg, System::New),
+        totals(&new_by_id, &new.rows, cfg, System::New),
     ) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => {
@@ -177,7 +212,13 @@ pub fn rollup(
     if findings.is_empty() {
         return CheckResult::new(Outcome::Pass, "totals agree at every level", findings);
     }
-    let reason = if lowest.is_empty() {
+    let moved = findings
+        .iter()
+        .filter(|f| f.code == "parent_differs")
+        .count();
+    let reason = if lowest.is_empty() && moved == findings.len() {
+        format!("{moved} partners have another master in the new hierarchy")
+    } else if lowest.is_empty() {
         format!(
             "{} reported master totals do not match their partners",
             findings.len()

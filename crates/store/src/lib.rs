@@ -793,8 +793,31 @@ impl Store {
         else {
             return Ok(None);
         };
-        let findings = check_finding::Entity::find()
-            .filter(check_finding::Column::CheckRunId.eq(run.id))
+        let findings = self.run_findings(run.id).await?;
+        Ok(Some((check_run_from_row(run)?.run, findings)))
+    }
+
+    /// Every recorded run of `check` with its row id, oldest first.
+    pub async fn runs_of_check(
+        &self,
+        snap: &Snapshot,
+        check: &str,
+    ) -> Result<Vec<(i32, CheckRun)>, StoreError> {
+        check_run::Entity::find()
+            .filter(check_run::Column::MigrationId.eq(snap.migration_id))
+            .filter(check_run::Column::CheckId.eq(check))
+            .order_by_asc(check_run::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| check_run_from_row(r).map(|r| (r.id, r.run)))
+            .collect()
+    }
+
+    /// The stored findings of the check run with row id `run`, in the order recorded.
+    pub async fn run_findings(&self, run: i32) -> Result<Vec<NewFinding>, StoreError> {
+        Ok(check_finding::Entity::find()
+            .filter(check_finding::Column::CheckRunId.eq(run))
             .order_by_asc(check_finding::Column::Id)
             .all(&self.db)
             .await?
@@ -807,8 +830,7 @@ impl Store {
                 expected: f.expected_value,
                 detail: f.detail,
             })
-            .collect();
-        Ok(Some((check_run_from_row(run)?.run, findings)))
+            .collect())
     }
 
     /// Every plan version, oldest first.

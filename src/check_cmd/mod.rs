@@ -6,9 +6,17 @@
 //! Kinds it runs: `reconcile` (daily aggregates, old vs new), and from event rows
 //! `event_flow` (old and new), `event_match` (old and new) and `attribution` (new, old
 //! optional). Events are kept when they occurred within the window's days in their
-//! source's time zone. `record_sync`, `rollup` and `payout` need data no source produces
-//! (records with arbitrary fields, the partner hierarchy, deal-period figures) and are
-//! refused before anything is pulled or recorded.
+//! source's time zone. `record_sync` (records of `new` and `crm`), `rollup` (aggregates
+//! and each platform's hierarchy) and `payout` (period sums of the aggregates, deals from
+//! the params, the hierarchy for overrides) run in [`kinds`].
+//!
+//! Reference roles are pulled (or reused) like the data sides: `crosswalk` maps the new
+//! platform's partner ids to the old platform's (findings name partners as the old
+//! platform knows them; an id with no mapping is an `unmapped_partner` finding), `rates`
+//! converts money into the plan currency (a rate carried forward more than
+//! `max_rate_gap_days`, default 3, is a `rate_gap` finding; a currency without a rate an
+//! `unmapped_currency` finding). Bad reference data (one new id on two old ids the same
+//! day, a rate of zero) makes the run `error`, naming the source, row and field.
 //!
 //! A run that could not compare (a pull failed, no snapshot to reuse, rows of the wrong
 //! shape) is recorded as `error`; one whose data is not final (a truncated pull, an empty
@@ -20,14 +28,19 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use clap::Args;
 use cutover_engine::{Command, Window};
 use cutover_plan::sources::RowKind;
-use cutover_plan::{Check, CheckKind, Outcome, ScheduledKind, Source};
+use cutover_plan::{Check, CheckConfig, CheckKind, Outcome, Source};
+use cutover_recon::check::worst;
 use cutover_recon::config::{Built, build_in};
-use cutover_recon::mapping::{Normaliser, PartnerCrosswalk};
-use cutover_recon::{Aggregate, CheckResult, Event, Finding, Row, System};
+use cutover_recon::mapping::{Normaliser, PartnerCrosswalk, RateTable};
+use cutover_recon::reference;
+use cutover_recon::{Aggregate, CheckResult, CrosswalkRow, Event, Finding, RateRow, Row, System};
 use cutover_sources::PullOptions;
 use cutover_store::{NewFinding, SnapshotStatus, Store};
 
 use crate::{Failure, execute_on, open, stored_loaded};
+
+mod kinds;
+pub mod show;
 
 #[derive(Debug, Args)]
 pub struct CheckRunArgs {
@@ -60,6 +73,12 @@ enum Job {
     EventFlow(cutover_recon::event_flow::EventFlowConfig),
     EventMatch(cutover_recon::event_match::EventMatchConfig),
     Attribution(cutover_recon::attribution::AttributionConfig),
+    RecordSync(cutover_recon::record_sync::RecordSyncConfig),
+    Rollup(cutover_recon::rollup::RollupConfig),
+    Payout {
+        config: cutover_recon::payout::PayoutConfig,
+        deals: Vec<cutover_recon::Deal>,
+    },
 }
 
 impl Job {
@@ -67,16 +86,31 @@ impl Job {
     fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             Job::Reconcile { .. } | Job::EventFlow(_) | Job::EventMatch(_) => {
-                (&["old", "new"], &[])
+                (&["old", "new"], &["crosswalk", "rates"])
             }
-            Job::Attribution(_) => (&["new"], &["old"]),
+            Job::Attribution(_) => (&["new"], &["old", "crosswalk", "rates"]),
+            Job::RecordSync(_) => (&["new", "crm"], &[]),
+            Job::Rollup(_) => (
+                &["old", "new", "old_hierarchy", "new_hierarchy"],
+                &["crosswalk", "rates"],
+            ),
+            Job::Payout { .. } => (
+                &["old", "new"],
+                &["old_hierarchy", "new_hierarchy", "crosswalk", "rates"],
+            ),
         }
     }
 
     fn reads_events(&self) -> bool {
-        !matches!(self, Job::Reconcile { .. })
+        matches!(
+            self,
+            Job::EventFlow(_) | Job::EventMatch(_) | Job::Attribution(_)
+        )
     }
 }
+
+/// The roles whose sources hold the report data compared (the others are reference data).
+const DATA_ROLES: [&str; 2] = ["old", "new"];
 
 /// A side that was read: its role, source, snapshot and rows.
 struct Read<'s> {
@@ -113,13 +147,6 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
             check.id
         )));
     };
-    if let Some(why) = unsupported(*kind) {
-        return Err(Failure::error(format!(
-            "error: {} is a {} check, which `check run` cannot run from pulled sources: {why}; nothing was recorded",
-            check.id,
-            kind.name()
-        )));
-    }
     let invalid = || {
         Failure::error(format!(
             "error: the settings of {} no longer validate",
@@ -137,7 +164,9 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         Built::EventFlow(c) => Job::EventFlow(c),
         Built::EventMatch(c) => Job::EventMatch(c),
         Built::Attribution(c) => Job::Attribution(c),
-        Built::RecordSync(_) | Built::Rollup(_) | Built::Payout { .. } => return Err(invalid()),
+        Built::RecordSync(c) => Job::RecordSync(c),
+        Built::Rollup(c) => Job::Rollup(c),
+        Built::Payout { config, deals, .. } => Job::Payout { config, deals },
     };
 
     // Resolve the roles before pulling anything: a misdeclared check records nothing.
@@ -167,7 +196,9 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         }
     }
     if job.reads_events()
-        && let Some((r, s)) = wanted.iter().find(|(_, s)| s.rows != RowKind::Event)
+        && let Some((r, s)) = wanted
+            .iter()
+            .find(|(r, s)| DATA_ROLES.contains(r) && s.rows != RowKind::Event)
     {
         return Err(Failure::error(format!(
             "error: {} is a {} check and reads events, but its \"{r}\" source \"{}\" reports daily aggregates (set `rows: event` on an event-level source); nothing was recorded",
@@ -213,9 +244,20 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
             String::new(),
         ),
         Some(Side::Inconclusive(e)) => (CheckResult::inconclusive(e), String::new()),
-        _ => match &job {
-            Job::Reconcile { config, rate_table } => reconcile(&read, config, rate_table),
-            _ => events(&job, &read, window),
+        _ => match reference(&read, &plan.currency, max_rate_gap(&config)) {
+            Err(e) => (
+                CheckResult::new(Outcome::Error, e, Vec::new()),
+                String::new(),
+            ),
+            Ok(refs) => match &job {
+                Job::Reconcile { config, rate_table } => {
+                    reconcile(&read, &refs, config, rate_table)
+                }
+                Job::RecordSync(cfg) => kinds::record_sync(&read, cfg),
+                Job::Rollup(cfg) => kinds::rollup(&read, &refs, cfg, window),
+                Job::Payout { config, deals } => kinds::payout(&read, &refs, config, deals, window),
+                _ => events(&job, &read, &refs, window),
+            },
         },
     };
 
@@ -257,22 +299,6 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
     })
 }
 
-/// Why `check run` cannot run a kind from pulled sources (`None`: it can).
-fn unsupported(kind: ScheduledKind) -> Option<&'static str> {
-    match kind {
-        ScheduledKind::RecordSync => Some(
-            "it compares records (an id with named fields such as email, country or status) between the new platform and the CRM, and sources produce only daily aggregates and events, whose fixed canonical fields carry no record attributes",
-        ),
-        ScheduledKind::Rollup => Some(
-            "it needs each platform's master/sub-partner hierarchy (parent edges with their validity dates) and the masters' reported totals, which no source reports",
-        ),
-        ScheduledKind::Payout => Some(
-            "it needs deal-period figures per partner (NGR, FTD and qualified-CPA counts, sub-partner revshare, carried-over negatives) and each platform's reported commission for the period, which sources do not produce",
-        ),
-        _ => None,
-    }
-}
-
 /// The source the check names for `r`, if it names one.
 fn role<'s>(check: &Check, sources: &'s [Source], r: &str) -> Result<Option<&'s Source>, Failure> {
     let Some((_, id)) = check.sources.iter().find(|(role, _)| role == r) else {
@@ -298,14 +324,107 @@ fn evidence(read: &[Read<'_>], what: &str, counts: &[usize]) -> String {
         .join(", ")
 }
 
-fn reconcile(
-    read: &[Read<'_>],
-    config: &cutover_recon::reconcile::ReconcileConfig,
-    rate_table: &Option<String>,
-) -> (CheckResult, String) {
-    let crosswalk = PartnerCrosswalk::new([])
-        .with_identity(System::Old)
-        .with_identity(System::New);
+/// The crosswalk and rate table a check reads beside its sides.
+struct Refs {
+    crosswalk: PartnerCrosswalk,
+    rates: Option<RateTable>,
+}
+
+/// `max_rate_gap_days` of the check, or the default.
+fn max_rate_gap(config: &CheckConfig) -> u32 {
+    match config {
+        CheckConfig::Reconcile(r) => r.max_rate_gap_days,
+        CheckConfig::EventMatch(m) => m.max_rate_gap_days,
+        _ => None,
+    }
+    .unwrap_or(reference::DEFAULT_MAX_RATE_GAP_DAYS)
+}
+
+/// The rows of a reference role, all of the kind it must hold; `Err` names the first
+/// other row.
+fn reference_rows<'r, T>(
+    r: &'r Read<'_>,
+    kind: &str,
+    pick: impl Fn(&'r Row) -> Option<&'r T>,
+) -> Result<Vec<&'r T>, String> {
+    r.rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            pick(row).ok_or_else(|| {
+                format!(
+                    "{} source \"{}\" snapshot #{} row {}: a {} row, not a {kind} row",
+                    r.role,
+                    r.source.id,
+                    r.snapshot,
+                    i + 1,
+                    row.kind_name()
+                )
+            })
+        })
+        .collect()
+}
+
+/// Builds the crosswalk (identity on both sides when the check names none: ids are then
+/// compared as they are) and the rate table from the reference roles that were read.
+fn reference(read: &[Read<'_>], currency: &str, max_gap: u32) -> Result<Refs, String> {
+    let mut refs = Refs {
+        crosswalk: PartnerCrosswalk::new([])
+            .with_identity(System::Old)
+            .with_identity(System::New),
+        rates: None,
+    };
+    for r in read {
+        match r.role {
+            "crosswalk" => {
+                let rows = reference_rows(r, "crosswalk", |row| match row {
+                    Row::Crosswalk(c) => Some(c),
+                    _ => None,
+                })?;
+                let rows: Vec<CrosswalkRow> = rows.into_iter().cloned().collect();
+                refs.crosswalk = reference::crosswalk(&r.source.id, &rows)?;
+            }
+            "rates" => {
+                let rows = reference_rows(r, "rates", |row| match row {
+                    Row::Rate(c) => Some(c),
+                    _ => None,
+                })?;
+                let rows: Vec<RateRow> = rows.into_iter().cloned().collect();
+                refs.rates = Some(reference::rate_table(
+                    &r.source.id,
+                    currency,
+                    &rows,
+                    max_gap,
+                )?);
+            }
+            _ => {}
+        }
+    }
+    Ok(refs)
+}
+
+/// The mapping findings' codes and counts, for the reason (`2 unmapped_partner, 1 rate_gap`).
+fn mapping_note(findings: &[Finding]) -> Option<String> {
+    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in findings {
+        *codes.entry(f.code).or_default() += 1;
+    }
+    (!codes.is_empty()).then(|| {
+        codes
+            .iter()
+            .map(|(c, n)| format!("{n} {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// Old rows, new rows, and the findings of mapping them.
+type Normalised = (Vec<Aggregate>, Vec<Aggregate>, Vec<Finding>);
+
+/// The old and new sides' aggregates, partners mapped through the crosswalk and money
+/// converted with the rates, with the mapping stage's findings; `Err` names a value
+/// beyond the decimal range.
+fn normalised(read: &[Read<'_>], refs: &Refs) -> Result<Normalised, String> {
     let rows_of = |role: &str| -> &[Row] {
         read.iter()
             .find(|r| r.role == role)
@@ -322,15 +441,26 @@ fn reconcile(
             .collect();
         Normaliser {
             system,
-            crosswalk: &crosswalk,
-            rates: None,
+            crosswalk: &refs.crosswalk,
+            rates: refs.rates.as_ref(),
         }
         .aggregates(&aggregates)
     };
-    let counts: Vec<usize> = read.iter().map(|r| r.rows.len()).collect();
     let mapped = normalise(System::Old, rows_of("old"))
         .and_then(|old| normalise(System::New, rows_of("new")).map(|new| (old, new)));
-    let ((o, mut unmapped), (n, un)) = match mapped {
+    let ((o, mut unmapped), (n, un)) = mapped?;
+    unmapped.extend(un);
+    Ok((o, n, unmapped))
+}
+
+fn reconcile(
+    read: &[Read<'_>],
+    refs: &Refs,
+    config: &cutover_recon::reconcile::ReconcileConfig,
+    rate_table: &Option<String>,
+) -> (CheckResult, String) {
+    let counts: Vec<usize> = read.iter().map(|r| r.rows.len()).collect();
+    let (o, n, unmapped) = match normalised(read, refs) {
         Ok(m) => m,
         Err(e) => {
             return (
@@ -339,12 +469,21 @@ fn reconcile(
             );
         }
     };
-    unmapped.extend(un);
+    let gaps = unmapped.iter().filter(|f| f.code == "rate_gap").count();
     let mut result = cutover_recon::reconcile::reconcile(&o, &n, unmapped, config);
-    if let Some(table) = rate_table {
+    if gaps > 0 {
         result.reason.push_str(&format!(
-            "; money compared as reported (rate table \"{table}\" has no rate source yet)"
+            ", {gaps} rate_gap (a rate older than its carry-forward limit)"
         ));
+    }
+    match (&refs.rates, rate_table) {
+        (Some(t), _) => result
+            .reason
+            .push_str(&format!("; money converted into {} with rates of {}", t.base, t.name)),
+        (None, Some(table)) => result.reason.push_str(&format!(
+            "; money compared as reported (rate table \"{table}\" names no rates: add `rates: SOURCE` to the check's sources)"
+        )),
+        (None, None) => {}
     }
     (result, evidence(read, "rows", &counts))
 }
@@ -396,11 +535,17 @@ fn window_end(source: &Source, window: cutover_sources::Window) -> DateTime<Utc>
 }
 
 /// Runs an event-level kind on the sides that were read.
-fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (CheckResult, String) {
+fn events(
+    job: &Job,
+    read: &[Read<'_>],
+    refs: &Refs,
+    window: cutover_sources::Window,
+) -> (CheckResult, String) {
     let mut by_role: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
-    let mut counts = Vec::new();
+    let mut counts_by_role: BTreeMap<&str, usize> = BTreeMap::new();
     let mut outside = Vec::new();
-    for r in read {
+    let mut mapping = Vec::new();
+    for r in read.iter().filter(|r| DATA_ROLES.contains(&r.role)) {
         match window_events(r, window) {
             Ok((evs, out)) => {
                 if evs.is_empty() {
@@ -423,8 +568,29 @@ fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (Che
                         r.role
                     ));
                 }
-                counts.push(evs.len());
-                by_role.insert(r.role, evs);
+                counts_by_role.insert(r.role, evs.len());
+                let system = if r.role == "old" {
+                    System::Old
+                } else {
+                    System::New
+                };
+                let normaliser = Normaliser {
+                    system,
+                    crosswalk: &refs.crosswalk,
+                    rates: refs.rates.as_ref(),
+                };
+                match normaliser.events(&evs, r.source.timezone) {
+                    Ok((evs, found)) => {
+                        mapping.extend(found);
+                        by_role.insert(r.role, evs);
+                    }
+                    Err(e) => {
+                        return (
+                            CheckResult::new(Outcome::Error, e, Vec::new()),
+                            String::new(),
+                        );
+                    }
+                }
             }
             Err(e) => {
                 return (
@@ -453,7 +619,7 @@ fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (Che
                 .filter(|e| e.amount.is_some())
                 .filter_map(|e| e.currency.as_deref())
                 .collect();
-            if currencies.len() > 1 {
+            if currencies.len() > 1 && refs.rates.is_none() {
                 r.reason.push_str(&format!(
                     "; amounts compared as reported in {} (no rate source yet)",
                     currencies.into_iter().collect::<Vec<_>>().join(", ")
@@ -462,11 +628,35 @@ fn events(job: &Job, read: &[Read<'_>], window: cutover_sources::Window) -> (Che
             r
         }
         Job::Attribution(cfg) => cutover_recon::attribution::attribution(old, new, cfg),
-        Job::Reconcile { .. } => unreachable!("reconcile runs on aggregates"),
+        _ => unreachable!("only event kinds read events"),
     };
+    if let Some(note) = mapping_note(&mapping) {
+        // Events whose partner or amount could not be mapped are compared as reported;
+        // the run says so and is at least a warning, never a clean pass.
+        result
+            .reason
+            .push_str(&format!("; {note} (compared as reported)"));
+        result.outcome = worst(result.outcome, Outcome::Warn);
+        result.findings.extend(mapping);
+    }
+    if let Some(t) = &refs.rates {
+        result.reason.push_str(&format!(
+            "; amounts converted into {} with rates of {}",
+            t.base, t.name
+        ));
+    }
     if !outside.is_empty() {
         result.reason.push_str(&format!("; {}", outside.join(", ")));
     }
+    // Reference roles: their rows; data roles: the events of the window.
+    let counts: Vec<usize> = read
+        .iter()
+        .map(|r| {
+            by_role
+                .get(r.role)
+                .map_or(r.rows.len(), |_| counts_by_role[r.role])
+        })
+        .collect();
     (result, evidence(read, "events", &counts))
 }
 
