@@ -116,6 +116,9 @@ pub enum Cmd {
     Pull(crate::pull_cmd::PullArgs),
     /// Serve a simulated old and new platform on 127.0.0.1 until interrupted.
     Sim(crate::sim_cmd::SimArgs),
+    /// Email: deliver the outbox (`send`), render a message (`preview`), list it (`outbox`).
+    #[command(subcommand)]
+    Notify(crate::notify_cmd::NotifyCmd),
     /// Compare two aggregate CSV exports (partner_id,day,metric,value,currency) key by key; findings to --out, summary to stderr (exit 0 pass/warn, 2 unreadable or more malformed rows than --max-malformed, 3 differences, 4 a side has no rows).
     Recon(crate::recon_cmd::ReconArgs),
     /// Write seeded old/new/crosswalk CSVs for the reconcile benchmark.

@@ -3,6 +3,7 @@
 
 mod check_cmd;
 mod cli;
+mod notify_cmd;
 mod pull_cmd;
 mod recon_cmd;
 mod render;
@@ -16,7 +17,8 @@ use clap::Parser;
 use cutover_engine::{Command, Decision, MigrationState, Refusal, decide, plan_change};
 use cutover_plan::Plan;
 use cutover_store::{
-    Decided, LogEntry, LogKey, NewFinding, Snapshot, Store, StoreError, StoreOptions, short_hash,
+    Decided, LogEntry, LogKey, NewFinding, NewOutbox, Snapshot, Store, StoreError, StoreOptions,
+    short_hash,
 };
 use tracing::info;
 
@@ -180,6 +182,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
+        Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
         Cmd::GenRecon(args) => Ok(recon_cmd::gen_recon(&args)),
         Cmd::History(h) => match h.action {
@@ -350,14 +353,24 @@ async fn start(url: &str, file: &Path, by: String, json: bool) -> Result<u8, Fai
             });
         }
     };
+    let outbox = notify_cmd::rows_for(
+        &plan,
+        &MigrationState::new(),
+        &Default::default(),
+        &command,
+        Ok(&decision),
+        &[],
+        at,
+    )?;
     let entry = store
-        .create(
+        .create_with_outbox(
             &plan.migration,
             &file.display().to_string(),
             &text,
             at,
             &command,
             &decision,
+            outbox,
         )
         .await?;
     info!(migration = %plan.migration, phase = ?decision.to_phase, "Migration started.");
@@ -489,7 +502,7 @@ async fn decide_and_store(
     let mut last = None;
     for _ in 0..ATTEMPTS {
         let outcome = store
-            .decide_locked(|snap| -> Result<Option<Decided<'_>>, Stop> {
+            .decide_locked_with_outbox(|snap| -> Result<Option<(Decided<'_>, Vec<NewOutbox>)>, Stop> {
                 let parsed;
                 let plan = if snap.plan.hash == seen.plan.hash {
                     &seen_plan
@@ -527,17 +540,31 @@ async fn decide_and_store(
                         (&[][..], Some(text))
                     }
                 };
-                Ok(Some(Decided {
-                    command,
-                    result,
-                    at,
+                let outbox = notify_cmd::rows_for(
+                    plan,
+                    &snap.state,
+                    &snap.facts,
+                    &command,
+                    result.as_ref(),
                     findings,
-                    plan_text,
-                }))
+                    at,
+                )?;
+                Ok(Some((
+                    Decided {
+                        command,
+                        result,
+                        at,
+                        findings,
+                        plan_text,
+                    },
+                    outbox,
+                )))
             })
             .await;
         match outcome {
-            Ok(Some((entry, d))) => return Ok(report(&d.command, &d.result, &entry, json)),
+            Ok(Some((entry, d, _queued))) => {
+                return Ok(report(&d.command, &d.result, &entry, json));
+            }
             Ok(None) => return Ok(0),
             Err(Stop::Store(StoreError::Conflict)) => {
                 info!("Concurrent update; deciding again.");

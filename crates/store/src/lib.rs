@@ -17,6 +17,7 @@ mod binding;
 mod chain;
 mod entity;
 mod mac;
+mod outbox;
 mod snapshots;
 
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub use binding::{Binding, Changes, PlanRef, RunRow};
 pub use chain::{BrokenLink, GENESIS, LogEntry, Verification, short_hash, verify};
 use entity::{check_finding, check_run, migration, plan, signoff, transition, waiver};
 pub use mac::{LOG_KEY_ENV, LogKey};
+pub use outbox::{NewOutbox, OutboxMessage, OutboxStatus, message_id};
 pub use snapshots::{NewSourceSnapshot, SnapshotPage, SnapshotStatus, SourceSnapshot};
 
 use binding::StateRows;
@@ -550,6 +552,23 @@ impl Store {
         command: &Command,
         decision: &Decision,
     ) -> Result<LogEntry, StoreError> {
+        self.create_with_outbox(name, plan_file, plan_content, at, command, decision, vec![])
+            .await
+    }
+
+    /// Like [`Store::create`], and queues `outbox` (the emails the start implies) in the
+    /// same transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_with_outbox(
+        &self,
+        name: &str,
+        plan_file: &str,
+        plan_content: &str,
+        at: DateTime<Utc>,
+        command: &Command,
+        decision: &Decision,
+        outbox: Vec<NewOutbox>,
+    ) -> Result<LogEntry, StoreError> {
         let txn = self.begin_write().await?;
         if self.db.get_database_backend() == DbBackend::Postgres {
             // Two first `start`s racing must not create two migrations.
@@ -603,6 +622,7 @@ impl Store {
                 }),
             )
             .await?;
+        self.enqueue_for_entry(&txn, id, &entry, at, outbox).await?;
         txn.commit().await?;
         Ok(entry)
     }

@@ -4,6 +4,7 @@
 pub mod check_finding;
 pub mod check_run;
 pub mod migration;
+pub mod outbox;
 pub mod plan;
 pub mod signoff;
 pub mod source_snapshot;
