@@ -533,6 +533,7 @@ async fn decide_and_store(
                     at,
                     findings,
                     plan_text,
+                    register: None,
                 }))
             })
             .await;
