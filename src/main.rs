@@ -16,7 +16,8 @@ use clap::Parser;
 use cutover_engine::{Command, Decision, MigrationState, Refusal, decide, plan_change};
 use cutover_plan::Plan;
 use cutover_store::{
-    Decided, LogEntry, LogKey, NewFinding, Snapshot, Store, StoreError, StoreOptions, short_hash,
+    Decided, LogEntry, LogKey, NewFinding, RegisterRun, Snapshot, Store, StoreError, StoreOptions,
+    short_hash,
 };
 use tracing::info;
 
@@ -416,7 +417,7 @@ async fn execute(url: &str, command: Command, json: bool) -> Result<u8, Failure>
     decide_and_store(
         &store,
         &|_, _| Ok(command.clone()),
-        Extra::Findings(&[]),
+        Extra::Findings(&[], None),
         json,
     )
     .await
@@ -427,11 +428,12 @@ async fn execute_on(
     store: &Store,
     command: Command,
     findings: &[NewFinding],
+    register: Option<&RegisterRun>,
 ) -> Result<u8, Failure> {
     decide_and_store(
         store,
         &|_, _| Ok(command.clone()),
-        Extra::Findings(findings),
+        Extra::Findings(findings, register),
         false,
     )
     .await
@@ -440,8 +442,9 @@ async fn execute_on(
 /// What is stored besides the decision.
 #[derive(Clone, Copy)]
 enum Extra<'a> {
-    /// Findings of the check run the decision records.
-    Findings(&'a [NewFinding]),
+    /// Findings of the check run the decision records, and what it brings to the
+    /// variance register.
+    Findings(&'a [NewFinding], Option<&'a RegisterRun>),
     /// The text of the plan an `ApplyPlan` makes current.
     Plan(&'a str),
 }
@@ -513,8 +516,8 @@ async fn decide_and_store(
                 } else {
                     decide(plan, &snap.state, &snap.facts, &command, at)
                 };
-                let (findings, plan_text) = match extra {
-                    Extra::Findings(f) => (f, None),
+                let (findings, plan_text, register) = match extra {
+                    Extra::Findings(f, r) => (f, None, r),
                     Extra::Plan(text) => {
                         if result.is_ok() && cutover_store::content_hash(text) == snap.plan.hash {
                             println!(
@@ -524,7 +527,7 @@ async fn decide_and_store(
                             );
                             return Ok(None);
                         }
-                        (&[][..], Some(text))
+                        (&[][..], Some(text), None)
                     }
                 };
                 Ok(Some(Decided {
@@ -533,7 +536,7 @@ async fn decide_and_store(
                     at,
                     findings,
                     plan_text,
-                    register: None,
+                    register,
                 }))
             })
             .await;

@@ -10,6 +10,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::check::Finding;
+use crate::classify::{ClassifyInput, Observation, Proposal, VarianceKey, classify};
+use crate::model::Metric;
+use cutover_plan::MetricKind;
 
 /// The finding codes that are a difference worth keeping (a reconcile key that did not
 /// match); `within_tolerance` and mapping findings are not.
@@ -256,6 +259,66 @@ pub fn sightings(
     out
 }
 
+/// Asks the classifier about a run's sightings: for each, its proposal and the id of its
+/// group, or `None` (unexplained). `matching` are the run's findings that matched within
+/// tolerance (evidence that the rest is equal); `kind` says a metric's kind. The
+/// classifier only proposes: nothing here accepts anything.
+pub fn propose(
+    as_of: NaiveDate,
+    sightings: &[Sighting],
+    matching: &[Finding],
+    kind: impl Fn(&str) -> MetricKind,
+) -> Vec<Option<(Proposal, String)>> {
+    let observe = |key: &RegisterKey, old: Option<Decimal>, new: Option<Decimal>| {
+        let metric = Metric::parse(&key.metric).ok()?;
+        let mut o = Observation::new(
+            VarianceKey {
+                check: key.check.clone(),
+                partner: key.partner.clone(),
+                day: key.day,
+                metric,
+                link: key.link.clone(),
+                coupon: key.coupon.clone(),
+            },
+            kind(&key.metric),
+            old.unwrap_or_default(),
+            new.unwrap_or_default(),
+        );
+        o.old_rows = u32::from(old.is_some());
+        o.new_rows = u32::from(new.is_some());
+        Some(o)
+    };
+    // Sightings whose metric name does not parse get no proposal.
+    let mut index = Vec::new();
+    let mut input = ClassifyInput {
+        as_of: Some(as_of),
+        ..ClassifyInput::default()
+    };
+    for (i, s) in sightings.iter().enumerate() {
+        if let Some(o) = observe(&s.key, s.old, s.new) {
+            index.push(i);
+            input.variances.push(o);
+        }
+    }
+    for f in matching.iter().filter(|f| f.code == "within_tolerance") {
+        let check = sightings.first().map_or("", |s| s.key.check.as_str());
+        if let Some(o) =
+            RegisterKey::parse(check, &f.subject).and_then(|k| observe(&k, f.old, f.new))
+        {
+            input.matching.push(o);
+        }
+    }
+    let c = classify(&input);
+    let mut out = vec![None; sightings.len()];
+    for (j, p) in c.proposals.into_iter().enumerate() {
+        if let Some(p) = p {
+            let group = c.groups[p.group].id.clone();
+            out[index[j]] = Some((p, group));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +368,20 @@ mod tests {
         assert_eq!(s[0].money_impact, Some(d("2.50")));
         assert_eq!(s[1].delta, d("-3"));
         assert_eq!(s[1].money_impact, None);
+        // Two unrelated differences with nothing around them: nothing is proposed.
+        let p = propose(
+            NaiveDate::from_ymd_opt(2026, 11, 7).unwrap(),
+            &s,
+            &findings,
+            |m| {
+                if m == "ftd_amount" {
+                    MetricKind::Money
+                } else {
+                    MetricKind::Count
+                }
+            },
+        );
+        assert_eq!(p.len(), 2);
+        assert!(p.iter().all(Option::is_none), "{p:?}");
     }
 }
