@@ -7,6 +7,7 @@ mod pull_cmd;
 mod recon_cmd;
 mod render;
 mod sim_cmd;
+mod variance_cmd;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -180,6 +181,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Check(CheckCmd::Run(args)) => check_cmd::run(&url, args).await,
         Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
+        Cmd::Variance(v) => variance_cmd::run(&url, v).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
         Cmd::GenRecon(args) => Ok(recon_cmd::gen_recon(&args)),
