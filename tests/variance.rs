@@ -109,7 +109,10 @@ impl Env {
 
     fn status(&self, id: &str) -> String {
         let v = self.list();
-        let v = v.iter().find(|v| v["id"].to_string() == id).unwrap();
+        let v = v
+            .iter()
+            .find(|v| v["id"].as_i64() == id.parse::<i64>().ok())
+            .unwrap();
         v["status"].as_str().unwrap().to_string()
     }
 
@@ -276,7 +279,10 @@ fn only_the_owning_layer_accepts_and_never_the_explainer() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(env.status(&money), "accepted");
     let v = env.list();
-    let v = v.iter().find(|v| v["id"].to_string() == money).unwrap();
+    let v = v
+        .iter()
+        .find(|v| v["id"].as_i64() == money.parse::<i64>().ok())
+        .unwrap();
     assert_eq!(v["explanation"]["category"], "rounding");
     assert_eq!(v["explanation"]["by"], "bea");
     assert_eq!(v["accepted_by"], "fiona");
