@@ -112,6 +112,9 @@ pub enum Cmd {
     /// The transition log (or `history verify` to check it and the state against it).
     #[command(args_conflicts_with_subcommands = true)]
     History(HistoryCmd),
+    /// Statements to file.
+    #[command(subcommand)]
+    Report(crate::variance_cmd::ReportCmd),
     /// The variance register: list, show, explain, accept, reject, reopen.
     #[command(subcommand)]
     Variance(crate::variance_cmd::VarianceCmd),

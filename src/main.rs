@@ -182,6 +182,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Variance(v) => variance_cmd::run(&url, v).await,
+        Cmd::Report(r) => variance_cmd::report(&url, r).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
         Cmd::GenRecon(args) => Ok(recon_cmd::gen_recon(&args)),

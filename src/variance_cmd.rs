@@ -303,6 +303,145 @@ pub async fn run(url: &str, cmd: VarianceCmd) -> Result<u8, Failure> {
     }
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// The variance statement: per partner and metric, old, new, delta, cause, evidence,
+    /// who explained and accepted it and when.
+    Variances {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Md,
+}
+
+const REPORT_HEADER: [&str; 17] = [
+    "id",
+    "check",
+    "partner",
+    "day",
+    "metric",
+    "old",
+    "new",
+    "delta",
+    "money_impact",
+    "status",
+    "proposed",
+    "cause",
+    "evidence",
+    "explained_by",
+    "explained_at",
+    "accepted_by",
+    "accepted_at",
+];
+
+pub async fn report(url: &str, cmd: ReportCmd) -> Result<u8, Failure> {
+    let ReportCmd::Variances { format, out } = cmd;
+    let store = open(url).await?;
+    let snap = store.load().await?;
+    let plan = stored_plan(&snap)?;
+    let mut all = store.variances(snap.migration_id).await?;
+    all.sort_by(|a, b| {
+        (&a.key.partner, &a.key.metric, a.key.day, a.id).cmp(&(
+            &b.key.partner,
+            &b.key.metric,
+            b.key.day,
+            b.id,
+        ))
+    });
+    let mut rows: Vec<[String; 17]> = Vec::new();
+    for v in &all {
+        let events = store.variance_events(v.id).await?;
+        let accepted_at = if v.status == Status::Accepted {
+            events
+                .iter()
+                .rev()
+                .find(|e| e.action == "accept")
+                .map(|e| e.at.to_rfc3339())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let evidence = v
+            .proposed
+            .as_ref()
+            .and_then(|p| p.evidence.get("sentence").and_then(Value::as_str))
+            .unwrap_or_default()
+            .to_string();
+        let e = v.explanation.as_ref();
+        rows.push([
+            v.id.to_string(),
+            v.key.check.clone(),
+            v.key.partner.clone(),
+            v.key.day.to_string(),
+            v.key.metric.clone(),
+            v.old.clone().unwrap_or_default(),
+            v.new.clone().unwrap_or_default(),
+            v.delta.clone(),
+            v.money_impact.clone().unwrap_or_default(),
+            v.status.to_string(),
+            v.proposed
+                .as_ref()
+                .map(|p| p.category.clone())
+                .unwrap_or_default(),
+            e.map(|e| format!("{}: {}", e.category, e.note))
+                .unwrap_or_default(),
+            evidence,
+            e.map(|e| e.by.clone()).unwrap_or_default(),
+            e.map(|e| e.at.to_rfc3339()).unwrap_or_default(),
+            v.accepted_by.clone().unwrap_or_default(),
+            accepted_at,
+        ]);
+    }
+    let text = match format {
+        ReportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let written = w
+                .write_record(REPORT_HEADER)
+                .and_then(|_| rows.iter().try_for_each(|r| w.write_record(r)));
+            let bytes = written
+                .map_err(|e| e.to_string())
+                .and_then(|_| w.into_inner().map_err(|e| e.to_string()))
+                .map_err(|e| Failure::error(format!("error: cannot write the CSV: {e}")))?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        ReportFormat::Md => {
+            let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+            let mut t = format!(
+                "# Variances: {}\n\nMoney in {}. Unexplained (open or rejected): {} of {}.\n\n| {} |\n|{}\n",
+                plan.migration,
+                plan.currency,
+                all.iter()
+                    .filter(|v| matches!(v.status, Status::Open | Status::Rejected))
+                    .count(),
+                all.len(),
+                REPORT_HEADER.join(" | "),
+                " --- |".repeat(REPORT_HEADER.len())
+            );
+            for r in &rows {
+                t.push_str(&format!(
+                    "| {} |\n",
+                    r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+                ));
+            }
+            t
+        }
+    };
+    match out {
+        Some(path) => std::fs::write(&path, text)
+            .map_err(|e| Failure::error(format!("error: cannot write {}: {e}", path.display())))?,
+        None => print!("{text}"),
+    }
+    Ok(0)
+}
+
 fn person<'p>(plan: &'p Plan, id: &str) -> Result<&'p cutover_plan::Person, Failure> {
     plan.people
         .iter()

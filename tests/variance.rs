@@ -391,3 +391,55 @@ fn a_key_that_matches_later_converges() {
         "closed",
     );
 }
+
+#[test]
+fn the_statement_names_cause_explainer_and_acceptor() {
+    let env = Env::new();
+    env.check();
+    let money = env.id("P1", "ftd_amount");
+    for args in [
+        &[
+            "variance",
+            "explain",
+            &money,
+            "--category",
+            "rounding",
+            "--note",
+            "fee, rounded",
+            "--as",
+            "bea",
+        ][..],
+        &["variance", "accept", &money, "--as", "fiona"][..],
+    ] {
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let o = env.run(&["report", "variances", "--format", "csv", "--out", "v.csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let csv = std::fs::read_to_string(env.dir.path().join("v.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    let col = |row: &csv::StringRecord, name: &str| {
+        row[header.iter().position(|h| h == name).unwrap()].to_string()
+    };
+    let p1 = rows.iter().find(|r| col(r, "partner") == "P1").unwrap();
+    assert_eq!(col(p1, "delta"), "-10.00");
+    assert_eq!(col(p1, "money_impact"), "10.00");
+    assert_eq!(col(p1, "cause"), "rounding: fee, rounded");
+    assert_eq!(col(p1, "explained_by"), "bea");
+    assert_eq!(col(p1, "accepted_by"), "fiona");
+    assert!(!col(p1, "accepted_at").is_empty());
+    let p2 = rows.iter().find(|r| col(r, "partner") == "P2").unwrap();
+    assert_eq!(col(p2, "status"), "open");
+
+    let o = env.run(&["report", "variances", "--format", "md"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        md.contains("Unexplained (open or rejected): 1 of 2."),
+        "{md}"
+    );
+    assert!(md.contains("| rounding: fee, rounded | "), "{md}");
+}
