@@ -112,6 +112,12 @@ pub enum Cmd {
     /// The transition log (or `history verify` to check it and the state against it).
     #[command(args_conflicts_with_subcommands = true)]
     History(HistoryCmd),
+    /// Statements to file.
+    #[command(subcommand)]
+    Report(crate::variance_cmd::ReportCmd),
+    /// The variance register: list, show, explain, accept, reject, reopen.
+    #[command(subcommand)]
+    Variance(crate::variance_cmd::VarianceCmd),
     /// Pull one window of a source and store it as a snapshot.
     Pull(crate::pull_cmd::PullArgs),
     /// Serve a simulated old and new platform on 127.0.0.1 until interrupted.

@@ -8,6 +8,7 @@ mod pull_cmd;
 mod recon_cmd;
 mod render;
 mod sim_cmd;
+mod variance_cmd;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,7 +18,8 @@ use clap::Parser;
 use cutover_engine::{Command, Decision, MigrationState, Refusal, decide, plan_change};
 use cutover_plan::Plan;
 use cutover_store::{
-    Decided, LogEntry, LogKey, NewFinding, NewOutbox, Snapshot, Store, StoreError, StoreOptions,
+    Decided, LogEntry, LogKey, NewFinding, NewOutbox, RegisterRun, Snapshot, Store, StoreError,
+    StoreOptions,
     short_hash,
 };
 use tracing::info;
@@ -181,6 +183,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Check(CheckCmd::Run(args)) => check_cmd::run(&url, args).await,
         Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
+        Cmd::Variance(v) => variance_cmd::run(&url, v).await,
+        Cmd::Report(r) => variance_cmd::report(&url, r).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
@@ -429,7 +433,7 @@ async fn execute(url: &str, command: Command, json: bool) -> Result<u8, Failure>
     decide_and_store(
         &store,
         &|_, _| Ok(command.clone()),
-        Extra::Findings(&[]),
+        Extra::Findings(&[], None),
         json,
     )
     .await
@@ -440,11 +444,12 @@ async fn execute_on(
     store: &Store,
     command: Command,
     findings: &[NewFinding],
+    register: Option<&RegisterRun>,
 ) -> Result<u8, Failure> {
     decide_and_store(
         store,
         &|_, _| Ok(command.clone()),
-        Extra::Findings(findings),
+        Extra::Findings(findings, register),
         false,
     )
     .await
@@ -453,8 +458,9 @@ async fn execute_on(
 /// What is stored besides the decision.
 #[derive(Clone, Copy)]
 enum Extra<'a> {
-    /// Findings of the check run the decision records.
-    Findings(&'a [NewFinding]),
+    /// Findings of the check run the decision records, and what it brings to the
+    /// variance register.
+    Findings(&'a [NewFinding], Option<&'a RegisterRun>),
     /// The text of the plan an `ApplyPlan` makes current.
     Plan(&'a str),
 }
@@ -526,8 +532,8 @@ async fn decide_and_store(
                 } else {
                     decide(plan, &snap.state, &snap.facts, &command, at)
                 };
-                let (findings, plan_text) = match extra {
-                    Extra::Findings(f) => (f, None),
+                let (findings, plan_text, register) = match extra {
+                    Extra::Findings(f, r) => (f, None, r),
                     Extra::Plan(text) => {
                         if result.is_ok() && cutover_store::content_hash(text) == snap.plan.hash {
                             println!(
@@ -537,7 +543,7 @@ async fn decide_and_store(
                             );
                             return Ok(None);
                         }
-                        (&[][..], Some(text))
+                        (&[][..], Some(text), None)
                     }
                 };
                 let outbox = notify_cmd::rows_for(
@@ -556,6 +562,7 @@ async fn decide_and_store(
                         at,
                         findings,
                         plan_text,
+                        register,
                     },
                     outbox,
                 )))

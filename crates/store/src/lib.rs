@@ -18,6 +18,7 @@ mod chain;
 mod entity;
 mod mac;
 mod outbox;
+mod register;
 mod snapshots;
 
 use std::time::Duration;
@@ -44,6 +45,9 @@ pub use chain::{BrokenLink, GENESIS, LogEntry, Verification, short_hash, verify}
 use entity::{check_finding, check_run, migration, plan, signoff, transition, waiver};
 pub use mac::{LOG_KEY_ENV, LogKey};
 pub use outbox::{NewOutbox, OutboxMessage, OutboxStatus, message_id};
+pub use register::{
+    Change, Explanation, Proposed, RUN_ACTOR, RegisterItem, RegisterRun, Variance, VarianceEvent,
+};
 pub use snapshots::{NewSourceSnapshot, SnapshotPage, SnapshotStatus, SourceSnapshot};
 
 use binding::StateRows;
@@ -236,6 +240,8 @@ pub struct Decided<'a> {
     pub findings: &'a [NewFinding],
     /// For an [`Command::ApplyPlan`]: the new plan's text, stored when accepted.
     pub plan_text: Option<&'a str>,
+    /// What the recorded check run brings to the variance register, upserted with it.
+    pub register: Option<&'a RegisterRun>,
 }
 
 /// The new plan version an accepted `ApplyPlan` stores, checked against the snapshot.
@@ -620,6 +626,7 @@ impl Store {
                     file: plan_file,
                     content: plan_content,
                 }),
+                None,
             )
             .await?;
         self.enqueue_for_entry(&txn, id, &entry, at, outbox).await?;
@@ -740,6 +747,7 @@ impl Store {
                 decided.result.as_ref(),
                 decided.findings,
                 plan,
+                decided.register,
             )
             .await?;
         Ok(Some((entry, decided)))
@@ -772,6 +780,7 @@ impl Store {
                 result,
                 findings,
                 new_plan,
+                None,
             )
             .await?;
         txn.commit().await?;
@@ -884,6 +893,7 @@ impl Store {
         result: Result<&Decision, &Refusal>,
         findings: &[NewFinding],
         new_plan: Option<NewPlan<'_>>,
+        register: Option<&RegisterRun>,
     ) -> Result<LogEntry, StoreError> {
         let command_json = serde_json::to_string(command).unwrap_or_default();
         let id = base.migration_id;
@@ -918,6 +928,9 @@ impl Store {
                     if let Effect::RecordCheckRun { run } = effect {
                         let row = insert_check_run(txn, id, phase.as_deref(), run).await?;
                         insert_findings(txn, row.id, findings).await?;
+                        if let Some(reg) = register.filter(|r| r.check == run.check) {
+                            register::upsert(txn, id, row.id, at, reg).await?;
+                        }
                         runs.push(row);
                     }
                 }

@@ -10,4 +10,6 @@ pub mod signoff;
 pub mod source_snapshot;
 pub mod source_snapshot_rows;
 pub mod transition;
+pub mod variance;
+pub mod variance_event;
 pub mod waiver;
