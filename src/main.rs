@@ -19,8 +19,7 @@ use cutover_engine::{Command, Decision, MigrationState, Refusal, decide, plan_ch
 use cutover_plan::Plan;
 use cutover_store::{
     Decided, LogEntry, LogKey, NewFinding, NewOutbox, RegisterRun, Snapshot, Store, StoreError,
-    StoreOptions,
-    short_hash,
+    StoreOptions, short_hash,
 };
 use tracing::info;
 
