@@ -218,6 +218,7 @@ async fn record_run(store: &Store, plan: &Plan, outcome: Outcome, findings: &[Ne
                     at: t(10),
                     findings,
                     plan_text: None,
+                    register: None,
                 },
                 rows,
             )))

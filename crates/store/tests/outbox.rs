@@ -126,6 +126,7 @@ async fn a_decision_and_its_rows_land_together_or_not_at_all() {
                         at: t(5),
                         findings: &[],
                         plan_text: None,
+                        register: None,
                     },
                     vec![row("digest/omar", "omar")],
                 )))
@@ -175,6 +176,7 @@ async fn a_decision_and_its_rows_land_together_or_not_at_all() {
                         at: t(6),
                         findings: &[],
                         plan_text: None,
+                        register: None,
                     },
                     vec![row("refused/alex", "alex")],
                 )))
