@@ -112,10 +112,19 @@ pub enum Cmd {
     /// The transition log (or `history verify` to check it and the state against it).
     #[command(args_conflicts_with_subcommands = true)]
     History(HistoryCmd),
+    /// Statements to file.
+    #[command(subcommand)]
+    Report(crate::variance_cmd::ReportCmd),
+    /// The variance register: list, show, explain, accept, reject, reopen.
+    #[command(subcommand)]
+    Variance(crate::variance_cmd::VarianceCmd),
     /// Pull one window of a source and store it as a snapshot.
     Pull(crate::pull_cmd::PullArgs),
     /// Serve a simulated old and new platform on 127.0.0.1 until interrupted.
     Sim(crate::sim_cmd::SimArgs),
+    /// Email: deliver the outbox (`send`), render a message (`preview`), list it (`outbox`).
+    #[command(subcommand)]
+    Notify(crate::notify_cmd::NotifyCmd),
     /// Compare two aggregate CSV exports (partner_id,day,metric,value,currency) key by key; findings to --out, summary to stderr (exit 0 pass/warn, 2 unreadable or more malformed rows than --max-malformed, 3 differences, 4 a side has no rows).
     Recon(crate::recon_cmd::ReconArgs),
     /// Write seeded old/new/crosswalk CSVs for the reconcile benchmark.

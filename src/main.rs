@@ -3,10 +3,12 @@
 
 mod check_cmd;
 mod cli;
+mod notify_cmd;
 mod pull_cmd;
 mod recon_cmd;
 mod render;
 mod sim_cmd;
+mod variance_cmd;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,7 +18,8 @@ use clap::Parser;
 use cutover_engine::{Command, Decision, MigrationState, Refusal, decide, plan_change};
 use cutover_plan::Plan;
 use cutover_store::{
-    Decided, LogEntry, LogKey, NewFinding, Snapshot, Store, StoreError, StoreOptions, short_hash,
+    Decided, LogEntry, LogKey, NewFinding, NewOutbox, RegisterRun, Snapshot, Store, StoreError,
+    StoreOptions, short_hash,
 };
 use tracing::info;
 
@@ -179,7 +182,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Check(CheckCmd::Run(args)) => check_cmd::run(&url, args).await,
         Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
+        Cmd::Variance(v) => variance_cmd::run(&url, v).await,
+        Cmd::Report(r) => variance_cmd::report(&url, r).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
+        Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
         Cmd::GenRecon(args) => Ok(recon_cmd::gen_recon(&args)),
         Cmd::History(h) => match h.action {
@@ -350,14 +356,24 @@ async fn start(url: &str, file: &Path, by: String, json: bool) -> Result<u8, Fai
             });
         }
     };
+    let outbox = notify_cmd::rows_for(
+        &plan,
+        &MigrationState::new(),
+        &Default::default(),
+        &command,
+        Ok(&decision),
+        &[],
+        at,
+    )?;
     let entry = store
-        .create(
+        .create_with_outbox(
             &plan.migration,
             &file.display().to_string(),
             &text,
             at,
             &command,
             &decision,
+            outbox,
         )
         .await?;
     info!(migration = %plan.migration, phase = ?decision.to_phase, "Migration started.");
@@ -416,7 +432,7 @@ async fn execute(url: &str, command: Command, json: bool) -> Result<u8, Failure>
     decide_and_store(
         &store,
         &|_, _| Ok(command.clone()),
-        Extra::Findings(&[]),
+        Extra::Findings(&[], None),
         json,
     )
     .await
@@ -427,11 +443,12 @@ async fn execute_on(
     store: &Store,
     command: Command,
     findings: &[NewFinding],
+    register: Option<&RegisterRun>,
 ) -> Result<u8, Failure> {
     decide_and_store(
         store,
         &|_, _| Ok(command.clone()),
-        Extra::Findings(findings),
+        Extra::Findings(findings, register),
         false,
     )
     .await
@@ -440,8 +457,9 @@ async fn execute_on(
 /// What is stored besides the decision.
 #[derive(Clone, Copy)]
 enum Extra<'a> {
-    /// Findings of the check run the decision records.
-    Findings(&'a [NewFinding]),
+    /// Findings of the check run the decision records, and what it brings to the
+    /// variance register.
+    Findings(&'a [NewFinding], Option<&'a RegisterRun>),
     /// The text of the plan an `ApplyPlan` makes current.
     Plan(&'a str),
 }
@@ -489,7 +507,7 @@ async fn decide_and_store(
     let mut last = None;
     for _ in 0..ATTEMPTS {
         let outcome = store
-            .decide_locked(|snap| -> Result<Option<Decided<'_>>, Stop> {
+            .decide_locked_with_outbox(|snap| -> Result<Option<(Decided<'_>, Vec<NewOutbox>)>, Stop> {
                 let parsed;
                 let plan = if snap.plan.hash == seen.plan.hash {
                     &seen_plan
@@ -513,8 +531,8 @@ async fn decide_and_store(
                 } else {
                     decide(plan, &snap.state, &snap.facts, &command, at)
                 };
-                let (findings, plan_text) = match extra {
-                    Extra::Findings(f) => (f, None),
+                let (findings, plan_text, register) = match extra {
+                    Extra::Findings(f, r) => (f, None, r),
                     Extra::Plan(text) => {
                         if result.is_ok() && cutover_store::content_hash(text) == snap.plan.hash {
                             println!(
@@ -524,20 +542,35 @@ async fn decide_and_store(
                             );
                             return Ok(None);
                         }
-                        (&[][..], Some(text))
+                        (&[][..], Some(text), None)
                     }
                 };
-                Ok(Some(Decided {
-                    command,
-                    result,
-                    at,
+                let outbox = notify_cmd::rows_for(
+                    plan,
+                    &snap.state,
+                    &snap.facts,
+                    &command,
+                    result.as_ref(),
                     findings,
-                    plan_text,
-                }))
+                    at,
+                )?;
+                Ok(Some((
+                    Decided {
+                        command,
+                        result,
+                        at,
+                        findings,
+                        plan_text,
+                        register,
+                    },
+                    outbox,
+                )))
             })
             .await;
         match outcome {
-            Ok(Some((entry, d))) => return Ok(report(&d.command, &d.result, &entry, json)),
+            Ok(Some((entry, d, _queued))) => {
+                return Ok(report(&d.command, &d.result, &entry, json));
+            }
             Ok(None) => return Ok(0),
             Err(Stop::Store(StoreError::Conflict)) => {
                 info!("Concurrent update; deciding again.");

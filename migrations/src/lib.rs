@@ -17,6 +17,8 @@ mod m20261125_000001_initial;
 mod m20261125_000002_source_snapshots;
 mod m20261125_000003_check_findings;
 mod m20261201_000004_log_binding;
+mod m20261201_000005_outbox;
+mod m20261201_000006_variances;
 
 /// Every schema change, oldest first.
 pub struct Migrator;
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_source_snapshots::Migration),
             Box::new(m20261125_000003_check_findings::Migration),
             Box::new(m20261201_000004_log_binding::Migration),
+            Box::new(m20261201_000005_outbox::Migration),
+            Box::new(m20261201_000006_variances::Migration),
         ]
     }
 }

@@ -32,10 +32,10 @@ use cutover_plan::{Check, CheckConfig, CheckKind, Outcome, Source};
 use cutover_recon::check::worst;
 use cutover_recon::config::{Built, build_in};
 use cutover_recon::mapping::{Normaliser, PartnerCrosswalk, RateTable};
-use cutover_recon::reference;
 use cutover_recon::{Aggregate, CheckResult, CrosswalkRow, Event, Finding, RateRow, Row, System};
+use cutover_recon::{reference, register};
 use cutover_sources::PullOptions;
-use cutover_store::{NewFinding, SnapshotStatus, Store};
+use cutover_store::{NewFinding, Proposed, RegisterItem, RegisterRun, SnapshotStatus, Store};
 
 use crate::{Failure, execute_on, open, stored_loaded};
 
@@ -287,7 +287,8 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         }),
         detail: Some(detail),
     };
-    let code = execute_on(&store, command, &findings).await?;
+    let register = register_run(&check.id, &plan, window, &read, &result);
+    let code = execute_on(&store, command, &findings, Some(&register)).await?;
     if code != 0 {
         return Ok(code);
     }
@@ -297,6 +298,63 @@ pub async fn run(url: &str, args: CheckRunArgs) -> Result<u8, Failure> {
         Outcome::Inconclusive => 4,
         Outcome::Error => 1,
     })
+}
+
+/// What the run brings to the variance register: its non-matching keys with the
+/// classifier's proposals (never acceptances), the snapshots it compared, and whether it
+/// compared at all (only then do keys it no longer reports converge).
+fn register_run(
+    check: &str,
+    plan: &cutover_plan::Plan,
+    window: cutover_sources::Window,
+    read: &[Read<'_>],
+    result: &CheckResult,
+) -> RegisterRun {
+    let vocabulary = plan.vocabulary();
+    let compared = matches!(
+        result.outcome,
+        Outcome::Pass | Outcome::Warn | Outcome::Fail
+    );
+    let sightings = if compared {
+        register::sightings(check, &result.findings, |m| vocabulary.is_money(m))
+    } else {
+        Vec::new()
+    };
+    let proposals = register::propose(window.to, &sightings, &result.findings, |m| {
+        vocabulary
+            .kind(m)
+            .unwrap_or(cutover_plan::MetricKind::Count)
+    });
+    let items = sightings
+        .into_iter()
+        .zip(proposals)
+        .map(|(sighting, p)| {
+            let (proposed, group) = match p {
+                Some((p, group)) => (
+                    Some(Proposed {
+                        category: p.category.as_str().to_string(),
+                        confidence: p.confidence.to_string(),
+                        evidence: serde_json::to_value(&p.evidence).unwrap_or_default(),
+                    }),
+                    Some(group),
+                ),
+                None => (None, None),
+            };
+            RegisterItem {
+                sighting,
+                proposed,
+                group,
+            }
+        })
+        .collect();
+    RegisterRun {
+        check: check.to_string(),
+        from: window.from,
+        to: window.to,
+        items,
+        snapshots: read.iter().map(|r| r.snapshot).collect(),
+        compared,
+    }
 }
 
 /// The source the check names for `r`, if it names one.

@@ -521,6 +521,30 @@ fn is_null(node: &Node) -> bool {
         if s.may_coerce() && matches!(s.as_str(), "~" | "null" | "Null" | "NULL" | ""))
 }
 
+/// `node` with every span (keys included) replaced by `to`.
+fn respan(node: &Node, to: marked_yaml::Span) -> Node {
+    match node {
+        Node::Scalar(x) => {
+            let mut x = x.clone();
+            *x.span_mut() = to;
+            Node::Scalar(x)
+        }
+        Node::Sequence(q) => Node::Sequence(marked_yaml::types::MarkedSequenceNode::new(
+            to,
+            q.iter().map(|n| respan(n, to)).collect(),
+        )),
+        Node::Mapping(m) => {
+            let mut out = MarkedMappingNode::new_empty(to);
+            for (k, v) in m.iter() {
+                let mut k = k.clone();
+                *k.span_mut() = to;
+                out.insert(k, respan(v, to));
+            }
+            Node::Mapping(out)
+        }
+    }
+}
+
 /// Deep-merges `over` onto `base`: mappings merge key by key, a null value removes the
 /// key (and everything under it), anything else replaces.
 fn merge(base: &Node, over: &Node) -> Node {
@@ -774,7 +798,14 @@ impl SourceCompiler<'_> {
             Some(name) => match PRESETS.iter().find(|(n, _)| *n == name) {
                 Some((_, text)) => match marked_yaml::parse_yaml(1, *text) {
                     Ok(base) => {
-                        let base = base;
+                        // Every place in the preset's own text is reported at the plan's
+                        // `preset:` value: a line and column of the preset file would
+                        // point at some unrelated spot of the plan.
+                        let here = user
+                            .get_key_value("preset")
+                            .map(|(_, v)| *v.span())
+                            .unwrap_or(*user.span());
+                        let base = respan(&base, here);
                         self.mapping(&base, SOURCE_KEYS, &format!("preset \"{name}\""));
                         preset_name = Some(name);
                         merge(&base, &Node::Mapping(user.clone()))

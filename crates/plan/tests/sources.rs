@@ -494,3 +494,17 @@ fn errors_config_is_validated() {
     assert_eq!(eb.ok, ["1", "true"]);
     assert_eq!(eb.message.as_deref(), Some("e.msg"));
 }
+
+/// Regression (found by the fuzz test): a mistake inside a preset's own text was reported at
+/// the preset file's line and column, a spot of the plan that may not even exist.
+#[test]
+fn a_mistake_from_a_preset_is_located_at_the_preset_key() {
+    let line = "  - { id: ev, system: new, preset: impact, rows: aggregate }";
+    let col = line.find("impact").unwrap() + 1;
+    let errs = errors(&format!("{line}\n"));
+    let from_preset: Vec<&String> = errs.iter().filter(|e| e.contains("occurred_at")).collect();
+    assert!(!from_preset.is_empty(), "{errs:#?}");
+    for e in from_preset {
+        assert!(e.starts_with(&format!("plan.yaml:15:{col}: ")), "{e}");
+    }
+}

@@ -17,6 +17,7 @@ pub mod payout;
 pub mod reconcile;
 pub mod record_sync;
 pub mod reference;
+pub mod register;
 pub mod rollup;
 
 pub use check::{CheckResult, Finding, Thresholds};

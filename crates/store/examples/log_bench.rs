@@ -131,6 +131,7 @@ async fn measure(name: &str, store: &Store, entries: usize) {
                     at,
                     findings: &[],
                     plan_text: None,
+                    register: None,
                 }))
             })
             .await

@@ -17,6 +17,8 @@ mod binding;
 mod chain;
 mod entity;
 mod mac;
+mod outbox;
+mod register;
 mod snapshots;
 
 use std::time::Duration;
@@ -42,6 +44,10 @@ pub use binding::{Binding, Changes, PlanRef, RunRow};
 pub use chain::{BrokenLink, GENESIS, LogEntry, Verification, short_hash, verify};
 use entity::{check_finding, check_run, migration, plan, signoff, transition, waiver};
 pub use mac::{LOG_KEY_ENV, LogKey};
+pub use outbox::{NewOutbox, OutboxMessage, OutboxStatus, message_id};
+pub use register::{
+    Change, Explanation, Proposed, RUN_ACTOR, RegisterItem, RegisterRun, Variance, VarianceEvent,
+};
 pub use snapshots::{NewSourceSnapshot, SnapshotPage, SnapshotStatus, SourceSnapshot};
 
 use binding::StateRows;
@@ -234,6 +240,8 @@ pub struct Decided<'a> {
     pub findings: &'a [NewFinding],
     /// For an [`Command::ApplyPlan`]: the new plan's text, stored when accepted.
     pub plan_text: Option<&'a str>,
+    /// What the recorded check run brings to the variance register, upserted with it.
+    pub register: Option<&'a RegisterRun>,
 }
 
 /// The new plan version an accepted `ApplyPlan` stores, checked against the snapshot.
@@ -550,6 +558,23 @@ impl Store {
         command: &Command,
         decision: &Decision,
     ) -> Result<LogEntry, StoreError> {
+        self.create_with_outbox(name, plan_file, plan_content, at, command, decision, vec![])
+            .await
+    }
+
+    /// Like [`Store::create`], and queues `outbox` (the emails the start implies) in the
+    /// same transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_with_outbox(
+        &self,
+        name: &str,
+        plan_file: &str,
+        plan_content: &str,
+        at: DateTime<Utc>,
+        command: &Command,
+        decision: &Decision,
+        outbox: Vec<NewOutbox>,
+    ) -> Result<LogEntry, StoreError> {
         let txn = self.begin_write().await?;
         if self.db.get_database_backend() == DbBackend::Postgres {
             // Two first `start`s racing must not create two migrations.
@@ -601,8 +626,10 @@ impl Store {
                     file: plan_file,
                     content: plan_content,
                 }),
+                None,
             )
             .await?;
+        self.enqueue_for_entry(&txn, id, &entry, at, outbox).await?;
         txn.commit().await?;
         Ok(entry)
     }
@@ -720,6 +747,7 @@ impl Store {
                 decided.result.as_ref(),
                 decided.findings,
                 plan,
+                decided.register,
             )
             .await?;
         Ok(Some((entry, decided)))
@@ -752,6 +780,7 @@ impl Store {
                 result,
                 findings,
                 new_plan,
+                None,
             )
             .await?;
         txn.commit().await?;
@@ -864,6 +893,7 @@ impl Store {
         result: Result<&Decision, &Refusal>,
         findings: &[NewFinding],
         new_plan: Option<NewPlan<'_>>,
+        register: Option<&RegisterRun>,
     ) -> Result<LogEntry, StoreError> {
         let command_json = serde_json::to_string(command).unwrap_or_default();
         let id = base.migration_id;
@@ -898,6 +928,9 @@ impl Store {
                     if let Effect::RecordCheckRun { run } = effect {
                         let row = insert_check_run(txn, id, phase.as_deref(), run).await?;
                         insert_findings(txn, row.id, findings).await?;
+                        if let Some(reg) = register.filter(|r| r.check == run.check) {
+                            register::upsert(txn, id, row.id, at, reg).await?;
+                        }
                         runs.push(row);
                     }
                 }

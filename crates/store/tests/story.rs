@@ -879,6 +879,7 @@ async fn decide_locked_queues_concurrent_writers_instead_of_conflicting() {
                             at,
                             findings: &[],
                             plan_text: None,
+                            register: None,
                         }))
                     })
                     .await

@@ -4,9 +4,12 @@
 pub mod check_finding;
 pub mod check_run;
 pub mod migration;
+pub mod outbox;
 pub mod plan;
 pub mod signoff;
 pub mod source_snapshot;
 pub mod source_snapshot_rows;
 pub mod transition;
+pub mod variance;
+pub mod variance_event;
 pub mod waiver;
