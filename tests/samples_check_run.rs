@@ -11,6 +11,16 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
+/// partner, day, metric, status, old, new of one finding.
+type Finding = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
 fn text(o: &Output) -> String {
@@ -99,14 +109,7 @@ fn sample_exports_reconcile_finds_what_the_readme_says() {
 
     let findings = v["findings"].as_array().unwrap();
     assert!(!findings.is_empty(), "{v:#}");
-    let mut real: Vec<(
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-    )> = Vec::new();
+    let mut real: Vec<Finding> = Vec::new();
     let money = ["deposits_amount", "net_revenue", "commission"];
     let tolerance = Decimal::from_str("0.05").unwrap();
     for f in findings {
