@@ -1,58 +1,17 @@
 //! End-to-end: the example plan (`workflows/affiliate-parallel-run.yaml`) started against
-//! `cutover sim --real-pair`, then every scheduled check run over one week and read back
+//! `cutover sim --real-pair`, then every scheduled check run over three days and read back
 //! with `check show --json`: no check errors, partners are the old platform's ids, and
 //! the differences `/truth` injects show up as findings.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cutover");
+mod support;
+use support::{BIN, start_real_pair, truth};
+
 const PLAN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/workflows/affiliate-parallel-run.yaml"
 );
-
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> (Sim, String) {
-    let mut child = Command::new(BIN)
-        .args(["sim", "--real-pair", "--seed", "1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sim");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("first line");
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    let addr = line
-        .trim()
-        .strip_prefix("simulated platforms on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (Sim(child), addr)
-}
-
-fn truth(addr: &str) -> serde_json::Value {
-    let host = addr.strip_prefix("http://").expect("http address");
-    let mut s = std::net::TcpStream::connect(host).expect("connect");
-    write!(s, "GET /truth HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    serde_json::from_str(text.split_once("\r\n\r\n").expect("a body").1).expect("JSON")
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -65,7 +24,7 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn every_scheduled_check_of_the_example_plan_runs_against_the_simulator() {
-    let (_sim, base) = start();
+    let (_sim, base) = start_real_pair();
     let t = truth(&base);
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());

@@ -3,63 +3,21 @@
 //! pulls complete from it, and the ids the plan writes by hand (payout deals, attribution
 //! trackers) are the ones the simulator's `/truth` names for its default seed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+mod support;
+use support::{BIN, start_real_pair, truth};
 
 use cutover_plan::check_config::CheckConfig;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 const PLAN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/workflows/affiliate-parallel-run.yaml"
 );
 
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `cutover sim --real-pair --port 0` with the plan's seed and partner count.
-fn start() -> (Sim, String) {
-    let mut child = Command::new(BIN)
-        .args(["sim", "--real-pair", "--seed", "1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sim");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("first line");
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    let addr = line
-        .trim()
-        .strip_prefix("simulated platforms on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (Sim(child), addr)
-}
-
-fn truth(addr: &str) -> serde_json::Value {
-    let host = addr.strip_prefix("http://").expect("http address");
-    let mut s = std::net::TcpStream::connect(host).expect("connect");
-    write!(s, "GET /truth HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    serde_json::from_str(text.split_once("\r\n\r\n").expect("a body").1).expect("JSON")
-}
-
 #[test]
 fn the_example_plan_reads_its_reference_data_from_the_simulator() {
-    let (_sim, base) = start();
+    let (_sim, base) = start_real_pair();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
     let today = chrono::Utc::now().date_naive();
