@@ -3,89 +3,13 @@
 //! voids its layer's sign-off, a run that could not compare is `error` and never
 //! satisfies the gate, and a passing (or warning) run counts toward the exit condition.
 
-use std::process::{Command, Output};
-
 mod support;
-use support::{BIN, start_sim};
-
-const PLAN: &str = "migration: check-run-e2e
-timezone: UTC
-currency: EUR
-layers:
-  bi: { description: BI }
-people:
-  - { id: lead, name: Lead, email: lead@example.com, lead: true }
-  - { id: bea, name: Bea, email: bea@example.com, layers: [bi] }
-sources:
-  - { id: old, system: old, preset: everflow }
-  - { id: new, system: new, preset: tune }
-checks:
-  - id: strict_recon
-    layer: bi
-    kind: reconcile
-    schedule: \"0 7 * * *\"
-    sources: { old: old, new: new }
-  - id: lenient_recon
-    layer: bi
-    kind: reconcile
-    schedule: \"0 8 * * *\"
-    sources: { old: old, new: new }
-    params:
-      tolerance: { abs: 1000000000, rel: 1 }
-      warn: { count: 1 }
-      fail: { count: 1000000 }
-phases:
-  - id: parallel_validation
-    goal: Compare old vs new numbers on real traffic
-    owners: [bi]
-    exit:
-      - { id: recon_ok, check: lenient_recon, outcome: [pass, warn] }
-      - { id: strict_seen, check: strict_recon, outcome: [pass, warn, fail] }
-      - { id: bi_signed, signoff: [bi] }
-  - id: controlled_cutover
-    goal: Move partner-facing workflows
-    owners: [bi]
-    exit:
-      - { id: settle, min_duration: 1d }
-";
-
-struct Env {
-    dir: tempfile::TempDir,
-    db: String,
-    base: String,
-}
-
-impl Env {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("CUTOVER_DATABASE_URL", &self.db)
-            .env("EVERFLOW_API_KEY", "sim-old-key")
-            .env("EVERFLOW_BASE_URL", format!("{}/old", self.base))
-            .env("TUNE_NETWORK_TOKEN", "sim-new-key")
-            .env("TUNE_BASE_URL", format!("{}/new", self.base))
-            .output()
-            .expect("run cutover")
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use support::{Env, sim_plan, start_sim, text};
 
 #[test]
 fn check_run_pulls_reconciles_records_and_feeds_the_gate() {
     let (_sim, base) = start_sim();
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
-    let env = Env { dir, db, base };
+    let env = Env::new(&sim_plan("check-run-e2e"), base);
     let today = chrono::Utc::now().date_naive();
     let from = (today - chrono::Days::new(10)).to_string();
     let to = (today - chrono::Days::new(4)).to_string();

@@ -6,84 +6,15 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 mod support;
-use support::{BIN, start_sim};
+use support::{Env, sim_plan, start_sim, text};
 
-const PLAN: &str = "migration: notify-e2e
-timezone: UTC
-currency: EUR
-layers:
-  bi: { description: BI }
-people:
-  - { id: lead, name: Lead, email: lead@example.com, lead: true }
-  - { id: bea, name: Bea, email: bea@example.com, layers: [bi] }
-sources:
-  - { id: old, system: old, preset: everflow }
-  - { id: new, system: new, preset: tune }
-checks:
-  - id: strict_recon
-    layer: bi
-    kind: reconcile
-    schedule: \"0 7 * * *\"
-    sources: { old: old, new: new }
-  - id: lenient_recon
-    layer: bi
-    kind: reconcile
-    schedule: \"0 8 * * *\"
-    sources: { old: old, new: new }
-    params:
-      tolerance: { abs: 1000000000, rel: 1 }
-      warn: { count: 1 }
-      fail: { count: 1000000 }
-phases:
-  - id: parallel_validation
-    goal: Compare old vs new numbers on real traffic
-    owners: [bi]
-    exit:
-      - { id: recon_ok, check: lenient_recon, outcome: [pass, warn] }
-      - { id: strict_seen, check: strict_recon, outcome: [pass, warn, fail] }
-      - { id: bi_signed, signoff: [bi] }
-  - id: controlled_cutover
-    goal: Move partner-facing workflows
-    owners: [bi]
-    exit:
-      - { id: settle, min_duration: 1d }
-";
-
-struct Env {
-    dir: tempfile::TempDir,
-    db: String,
-    base: String,
-}
-
-impl Env {
-    fn run_with(&self, args: &[&str], smtp: Option<&str>) -> Output {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("CUTOVER_DATABASE_URL", &self.db)
-            .env("EVERFLOW_API_KEY", "sim-old-key")
-            .env("EVERFLOW_BASE_URL", format!("{}/old", self.base))
-            .env("TUNE_NETWORK_TOKEN", "sim-new-key")
-            .env("TUNE_BASE_URL", format!("{}/new", self.base))
-            .env("CUTOVER_MAIL_FROM", "cutover <cutover@example.com>")
-            .env_remove("CUTOVER_SMTP_URL");
-        if let Some(url) = smtp {
-            cmd.env("CUTOVER_SMTP_URL", url);
-        }
-        cmd.output().expect("run cutover")
+/// `cutover ARGS` as [`Env::run`], over SMTP at `smtp` when given.
+fn run_with(env: &Env, args: &[&str], smtp: Option<&str>) -> Output {
+    let mut cmd = env.command(args);
+    if let Some(url) = smtp {
+        cmd.env("CUTOVER_SMTP_URL", url);
     }
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_with(args, None)
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    cmd.output().expect("run cutover")
 }
 
 fn outbox(env: &Env) -> Vec<serde_json::Value> {
@@ -143,10 +74,7 @@ fn start_sink(dir: &std::path::Path) -> Option<(Sink, u16)> {
 #[test]
 fn decisions_queue_their_emails_and_notify_delivers_them() {
     let (_sim, base) = start_sim();
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
-    let env = Env { dir, db, base };
+    let env = Env::new(&sim_plan("notify-e2e"), base);
     let today = chrono::Utc::now().date_naive();
     let from = (today - chrono::Days::new(10)).to_string();
     let to = (today - chrono::Days::new(4)).to_string();
@@ -205,7 +133,8 @@ fn decisions_queue_their_emails_and_notify_delivers_them() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 
     // A bad SMTP URL: one line, exit 2, no password, nothing sent.
-    let o = env.run_with(
+    let o = run_with(
+        &env,
         &["notify", "send"],
         Some("smtp://mailer:s3cr3t-pw@mail.example.com:notaport"),
     );
@@ -222,7 +151,7 @@ fn decisions_queue_their_emails_and_notify_delivers_them() {
     let mail = env.dir.path().join("received");
     if let Some((_sink, port)) = start_sink(&mail) {
         let url = format!("smtp://127.0.0.1:{port}");
-        let o = env.run_with(&["notify", "send", "--json"], Some(&url));
+        let o = run_with(&env, &["notify", "send", "--json"], Some(&url));
         let out = text(&o);
         assert_eq!(o.status.code(), Some(0), "{out}");
         let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -231,7 +160,7 @@ fn decisions_queue_their_emails_and_notify_delivers_them() {
         assert_eq!(files, queued);
         assert!(outbox(&env).iter().all(|r| r["status"] == "sent"));
         // Nothing is sent twice.
-        let o = env.run_with(&["notify", "send", "--json"], Some(&url));
+        let o = run_with(&env, &["notify", "send", "--json"], Some(&url));
         let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(report["sent"], 0);
         assert_eq!(std::fs::read_dir(&mail).unwrap().count(), queued);

@@ -3,7 +3,7 @@
 //! some of these, hence the `dead_code` allowances.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
@@ -64,4 +64,103 @@ fn spawn_sim(args: &[&str]) -> (Sim, String) {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     (Sim(child), addr)
+}
+
+/// The rest of a small plan after its `migration:` line: the two simulated platforms as
+/// `old` and `new`, a strict and a lenient reconcile, and a gate that reads both.
+#[allow(dead_code)]
+const SIM_PLAN_BODY: &str = "timezone: UTC
+currency: EUR
+layers:
+  bi: { description: BI }
+people:
+  - { id: lead, name: Lead, email: lead@example.com, lead: true }
+  - { id: bea, name: Bea, email: bea@example.com, layers: [bi] }
+sources:
+  - { id: old, system: old, preset: everflow }
+  - { id: new, system: new, preset: tune }
+checks:
+  - id: strict_recon
+    layer: bi
+    kind: reconcile
+    schedule: \"0 7 * * *\"
+    sources: { old: old, new: new }
+  - id: lenient_recon
+    layer: bi
+    kind: reconcile
+    schedule: \"0 8 * * *\"
+    sources: { old: old, new: new }
+    params:
+      tolerance: { abs: 1000000000, rel: 1 }
+      warn: { count: 1 }
+      fail: { count: 1000000 }
+phases:
+  - id: parallel_validation
+    goal: Compare old vs new numbers on real traffic
+    owners: [bi]
+    exit:
+      - { id: recon_ok, check: lenient_recon, outcome: [pass, warn] }
+      - { id: strict_seen, check: strict_recon, outcome: [pass, warn, fail] }
+      - { id: bi_signed, signoff: [bi] }
+  - id: controlled_cutover
+    goal: Move partner-facing workflows
+    owners: [bi]
+    exit:
+      - { id: settle, min_duration: 1d }
+";
+
+/// [`SIM_PLAN_BODY`] under the migration name `migration`.
+#[allow(dead_code)]
+pub fn sim_plan(migration: &str) -> String {
+    format!("migration: {migration}\n{SIM_PLAN_BODY}")
+}
+
+/// A temp directory with `plan.yaml` and a SQLite store, and the simulator's address.
+#[allow(dead_code)]
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub db: String,
+    pub base: String,
+}
+
+#[allow(dead_code)]
+impl Env {
+    /// Writes `plan` as plan.yaml in a new temp directory.
+    pub fn new(plan: &str, base: String) -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+        let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+        Env { dir, db, base }
+    }
+
+    /// `cutover ARGS` in the directory, against the store and the simulated platforms.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("CUTOVER_DATABASE_URL", &self.db)
+            .env("EVERFLOW_API_KEY", "sim-old-key")
+            .env("EVERFLOW_BASE_URL", format!("{}/old", self.base))
+            .env("TUNE_NETWORK_TOKEN", "sim-new-key")
+            .env("TUNE_BASE_URL", format!("{}/new", self.base))
+            // Mail goes nowhere unless a test says where.
+            .env("CUTOVER_MAIL_FROM", "cutover <cutover@example.com>")
+            .env_remove("CUTOVER_SMTP_URL");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run cutover")
+    }
+}
+
+/// Exit code, stdout and stderr of a run, for assertion messages.
+#[allow(dead_code)]
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
