@@ -13,45 +13,17 @@ mod variance_cmd;
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::{DateTime, SubsecRound, Utc};
 use clap::Parser;
 use cutover_engine::{Command, Decision, MigrationState, Refusal, decide, plan_change};
 use cutover_plan::Plan;
-use cutover_store::{
-    Decided, LogEntry, LogKey, NewFinding, NewOutbox, RegisterRun, Snapshot, Store, StoreError,
-    StoreOptions, short_hash,
-};
+use cutover_runtime::{Extra, Stored, now, stored_loaded, stored_plan};
+use cutover_store::{LogEntry, LogKey, Snapshot, Store, StoreOptions, short_hash};
 use tracing::info;
 
 use cli::{CheckCmd, Cli, Cmd, HistoryAction, PlanCmd, SignoffAction};
 
 /// Exit codes: 0 done, 1 error, 2 usage or unreadable input, 3 refused.
-#[derive(Debug)]
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl Failure {
-    fn error(message: impl Into<String>) -> Self {
-        Failure {
-            code: 1,
-            message: message.into(),
-        }
-    }
-    fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: 2,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::error(format!("error: {e}"))
-    }
-}
+use cutover_runtime::RunError as Failure;
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
@@ -91,11 +63,6 @@ fn restore_default_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-}
-
-/// Now, at the precision both databases keep (microseconds), so hashes re-compute.
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
@@ -314,22 +281,6 @@ async fn open(url: &str) -> Result<Store, Failure> {
     Ok(Store::connect_with(url, options).await?)
 }
 
-/// The stored current plan, re-validated.
-fn stored_plan(snap: &Snapshot) -> Result<Plan, Failure> {
-    stored_loaded(snap).map(|l| l.plan)
-}
-
-/// The stored current plan with its sources, re-validated.
-fn stored_loaded(snap: &Snapshot) -> Result<cutover_plan::Loaded, Failure> {
-    cutover_plan::load(&snap.plan.file_name, &snap.plan.content).map_err(|d| {
-            Failure::error(format!(
-                "error: stored plan version {} no longer validates ({} diagnostics); apply a fixed plan",
-                snap.plan.version,
-                d.len()
-            ))
-        })
-}
-
 /// `head 3fa2c1d4e5f60718 (entry #7)`: the log head after a command, for the record.
 fn head_line(entry: &LogEntry) -> String {
     format!("head {} (entry #{})", short_hash(&entry.hash), entry.seq)
@@ -356,7 +307,7 @@ async fn start(url: &str, file: &Path, by: String, json: bool) -> Result<u8, Fai
             });
         }
     };
-    let outbox = notify_cmd::rows_for(
+    let outbox = cutover_runtime::rows_for(
         &plan,
         &MigrationState::new(),
         &Default::default(),
@@ -438,186 +389,34 @@ async fn execute(url: &str, command: Command, json: bool) -> Result<u8, Failure>
     .await
 }
 
-/// [`execute`] on an open store, storing `findings` with the check run it records.
-async fn execute_on(
-    store: &Store,
-    command: Command,
-    findings: &[NewFinding],
-    register: Option<&RegisterRun>,
-) -> Result<u8, Failure> {
-    decide_and_store(
-        store,
-        &|_, _| Ok(command.clone()),
-        Extra::Findings(findings, register),
-        false,
-    )
-    .await
-}
-
-/// What is stored besides the decision.
-#[derive(Clone, Copy)]
-enum Extra<'a> {
-    /// Findings of the check run the decision records, and what it brings to the
-    /// variance register.
-    Findings(&'a [NewFinding], Option<&'a RegisterRun>),
-    /// The text of the plan an `ApplyPlan` makes current.
-    Plan(&'a str),
-}
-
-/// Times a decision is tried again when it unexpectedly conflicts (it is taken under the
-/// migration's write lock, so it should not).
-const ATTEMPTS: u32 = 3;
-
-/// Why a locked decision stopped.
-enum Stop {
-    Store(StoreError),
-    Fail(Failure),
-}
-
-impl From<StoreError> for Stop {
-    fn from(e: StoreError) -> Self {
-        Stop::Store(e)
-    }
-}
-
-impl From<Failure> for Stop {
-    fn from(f: Failure) -> Self {
-        Stop::Fail(f)
-    }
-}
-
-/// Decides the command `build` makes and stores the decision, taken or refused, under
-/// the migration's write lock (see [`Store::decide_locked`]): concurrent commands queue
-/// instead of racing, and every refusal is appended to the log, so exit 3 always means
-/// "refused and logged".
-///
-/// The command is meant for the migration as it stood when the command started (`seen`):
-/// if another command moved it to another phase or status before this one got the lock,
-/// this one is refused (so a sign-off or record meant for one phase never lands in the
-/// next); `advance` names its phase anyway.
+/// Decides the command `build` makes and stores the decision (see
+/// [`cutover_runtime::decide_and_store`]), then prints it.
 async fn decide_and_store(
     store: &Store,
     build: &dyn Fn(&Snapshot, &Plan) -> Result<Command, Failure>,
     extra: Extra<'_>,
     json: bool,
 ) -> Result<u8, Failure> {
-    let seen = store.load().await?;
-    // Parsed outside the lock; re-parsed under it only if another plan became current.
-    let seen_plan = stored_plan(&seen)?;
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        let outcome = store
-            .decide_locked_with_outbox(|snap| -> Result<Option<(Decided<'_>, Vec<NewOutbox>)>, Stop> {
-                let parsed;
-                let plan = if snap.plan.hash == seen.plan.hash {
-                    &seen_plan
-                } else {
-                    parsed = stored_plan(snap)?;
-                    &parsed
-                };
-                let command = build(snap, plan)?;
-                let at = now();
-                let result = if snap.state.phase != seen.state.phase
-                    || snap.state.status != seen.state.status
-                {
-                    Err(Refusal::Invalid {
-                        reason: format!(
-                            "another command moved the migration from {} to {} ({}) while this one was being decided; nothing was done",
-                            seen.state.phase.as_deref().unwrap_or("-"),
-                            snap.state.phase.as_deref().unwrap_or("-"),
-                            snap.state.status.as_str()
-                        ),
-                    })
-                } else {
-                    decide(plan, &snap.state, &snap.facts, &command, at)
-                };
-                let (findings, plan_text, register) = match extra {
-                    Extra::Findings(f, r) => (f, None, r),
-                    Extra::Plan(text) => {
-                        if result.is_ok() && cutover_store::content_hash(text) == snap.plan.hash {
-                            println!(
-                                "Plan unchanged: it is already version {} (sha256 {}); nothing was logged.",
-                                snap.plan.version,
-                                short_hash(&snap.plan.hash)
-                            );
-                            return Ok(None);
-                        }
-                        (&[][..], Some(text), None)
-                    }
-                };
-                let outbox = notify_cmd::rows_for(
-                    plan,
-                    &snap.state,
-                    &snap.facts,
-                    &command,
-                    result.as_ref(),
-                    findings,
-                    at,
-                )?;
-                Ok(Some((
-                    Decided {
-                        command,
-                        result,
-                        at,
-                        findings,
-                        plan_text,
-                        register,
-                    },
-                    outbox,
-                )))
-            })
-            .await;
-        match outcome {
-            Ok(Some((entry, d, _queued))) => {
-                return Ok(report(&d.command, &d.result, &entry, json));
-            }
-            Ok(None) => return Ok(0),
-            Err(Stop::Store(StoreError::Conflict)) => {
-                info!("Concurrent update; deciding again.");
-                last = Some(build(&seen, &seen_plan)?);
-            }
-            Err(Stop::Store(e)) => return Err(e.into()),
-            Err(Stop::Fail(f)) => return Err(f),
-        }
-    }
-    let Some(command) = last else {
-        return Err(Failure::error("error: nothing was decided"));
-    };
-    let refusal = Refusal::Invalid {
-        reason: format!(
-            "the migration kept changing under this command ({ATTEMPTS} attempts); nothing was done, retry"
-        ),
-    };
-    log_refusal(store, &command, refusal, json).await
+    let stored = cutover_runtime::decide_and_store(store, build, extra).await?;
+    Ok(report_stored(stored, json))
 }
 
-/// Appends a refusal, against the freshest state, until it lands. A refusal changes no
-/// state, so it never has to be decided again.
-async fn log_refusal(
-    store: &Store,
-    command: &Command,
-    refusal: Refusal,
-    json: bool,
-) -> Result<u8, Failure> {
-    for attempt in 0..1_000 {
-        let snap = store.load().await?;
-        match store.record(&snap, now(), command, Err(&refusal)).await {
-            Ok(entry) => return Ok(report(command, &Err(refusal), &entry, json)),
-            Err(StoreError::Conflict) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
+/// Prints what was stored; the exit code (0 accepted, 3 refused).
+fn report_stored(stored: Stored, json: bool) -> u8 {
+    match stored {
+        Stored::Logged {
+            command,
+            result,
+            entry,
+        } => report(&command, &result, &entry, json),
+        Stored::PlanUnchanged { version, hash } => {
+            println!(
+                "Plan unchanged: it is already version {version} (sha256 {}); nothing was logged.",
+                short_hash(&hash)
+            );
+            0
         }
     }
-    Err(StoreError::Busy.into())
-}
-
-/// A short, jittered pause before trying again, growing with the attempts.
-async fn backoff(attempt: u32) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let spread = 8 * u64::from(attempt.min(15) + 1);
-    let jitter = u64::from(nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % spread;
-    tokio::time::sleep(std::time::Duration::from_millis(1 + jitter)).await;
 }
 
 fn accepted_json(command: &Command, d: &Decision, entry: &LogEntry) -> serde_json::Value {

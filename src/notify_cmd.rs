@@ -1,16 +1,14 @@
 //! `cutover notify`: deliver the outbox once (`send`), render a message to stdout
-//! (`preview`), list queued, sent and failed messages (`outbox`). Also builds the outbox
-//! rows a decision implies, for the commands that store decisions.
+//! (`preview`), list queued, sent and failed messages (`outbox`). The outbox rows a
+//! decision implies are built by `cutover_runtime::rows_for`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
-use cutover_engine::{Command, Decision, Facts, MigrationState, Refusal};
-use cutover_notify::{DecisionInput, Mailer, Policy, SMTP_URL_ENV, Sender, deliver_due};
-use cutover_plan::Plan;
-use cutover_store::{NewFinding, NewOutbox, OutboxStatus};
+use cutover_notify::{Mailer, Policy, SMTP_URL_ENV, Sender, deliver_due};
+use cutover_store::OutboxStatus;
 
 use crate::{Failure, now, open, print_json, render::clean as esc, stored_plan};
 
@@ -184,32 +182,4 @@ async fn outbox(url: &str, json: bool, limit: u64) -> Result<u8, Failure> {
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%SZ").to_string()
-}
-
-/// The outbox rows a decision implies (see `cutover_notify::for_decision`).
-#[allow(clippy::too_many_arguments)]
-pub fn rows_for(
-    plan: &Plan,
-    state: &MigrationState,
-    facts: &Facts,
-    command: &Command,
-    result: Result<&Decision, &Refusal>,
-    findings: &[NewFinding],
-    at: DateTime<Utc>,
-) -> Result<Vec<NewOutbox>, Failure> {
-    // The domain only names Message-IDs; a bad CUTOVER_MAIL_FROM is reported by `send`.
-    let domain = Sender::from_env()
-        .map(|s| s.domain())
-        .unwrap_or_else(|_| "localhost".into());
-    let drafts = cutover_notify::for_decision(&DecisionInput {
-        plan,
-        state,
-        facts,
-        command,
-        result,
-        findings,
-        at,
-    })
-    .map_err(|e| Failure::error(format!("error: {e}; nothing was stored")))?;
-    Ok(drafts.into_iter().map(|d| d.into_outbox(&domain)).collect())
 }

@@ -1,0 +1,13 @@
+//! cutover-runtime: the one path a check run takes, whoever starts it (`cutover check
+//! run`, the scheduler, later the API): pull the check's sources for a window, run the
+//! check, and store the run with its findings, its variance-register sightings and the
+//! emails it implies in one transaction, decided by `cutover-engine` under the
+//! migration's write lock.
+
+pub mod check;
+pub mod decide;
+mod error;
+pub mod pull;
+
+pub use decide::{Extra, Stored, decide_and_store, now, rows_for, stored_loaded, stored_plan};
+pub use error::RunError;
