@@ -7,6 +7,7 @@ mod notify_cmd;
 mod pull_cmd;
 mod recon_cmd;
 mod render;
+mod report_cmd;
 mod sim_cmd;
 mod variance_cmd;
 
@@ -183,7 +184,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Variance(v) => variance_cmd::run(&url, v).await,
-        Cmd::Report(r) => variance_cmd::report(&url, r).await,
+        Cmd::Report(r) => report_cmd::report(&url, r).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
