@@ -114,7 +114,7 @@ pub enum Cmd {
     History(HistoryCmd),
     /// Statements to file.
     #[command(subcommand)]
-    Report(crate::variance_cmd::ReportCmd),
+    Report(crate::report_cmd::ReportCmd),
     /// The variance register: list, show, explain, accept, reject, reopen.
     #[command(subcommand)]
     Variance(crate::variance_cmd::VarianceCmd),

@@ -7,6 +7,7 @@ mod notify_cmd;
 mod pull_cmd;
 mod recon_cmd;
 mod render;
+mod report_cmd;
 mod sim_cmd;
 mod variance_cmd;
 
@@ -150,7 +151,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Variance(v) => variance_cmd::run(&url, v).await,
-        Cmd::Report(r) => variance_cmd::report(&url, r).await,
+        Cmd::Report(r) => report_cmd::report(&url, r).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
@@ -402,6 +403,18 @@ async fn decide_and_store(
 }
 
 /// Prints what was stored; the exit code (0 accepted, 3 refused).
+/// Logs a refusal decided outside the engine (e.g. by the variance register's rules) in
+/// the hash chain, then prints it like an engine refusal.
+async fn log_refusal(
+    store: &Store,
+    command: &Command,
+    refusal: Refusal,
+    json: bool,
+) -> Result<u8, Failure> {
+    let stored = cutover_runtime::log_refusal(store, command.clone(), refusal).await?;
+    Ok(report_stored(stored, json))
+}
+
 fn report_stored(stored: Stored, json: bool) -> u8 {
     match stored {
         Stored::Logged {

@@ -1,20 +1,25 @@
 //! `cutover variance list|show|explain|accept|reject|reopen`: the variance register as
-//! people work it. Listing reads; the other commands check who may do what (the plan's
-//! people and layers: the layer owning a metric accepts, never the person who explained)
-//! and apply the change through the store, kept in `variance_events` with who, when and
-//! why. A refusal (unknown or closed variance, wrong layer, past expiry, unknown
-//! category) exits 3 and changes nothing.
+//! people work it. Listing reads, and says which variances are material under the plan's
+//! `variance_policy` and the unexplained remainder; the other commands check who may do
+//! what (the plan's people and layers: every layer a variance needs accepts it, never the
+//! person who explained it) and apply the change through the store together with its
+//! entry in the hash-chained transition log. A refusal (unknown or closed variance, wrong
+//! layer, past expiry, unknown category) exits 3, is logged, and changes nothing.
+
+use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use cutover_plan::Plan;
+use cutover_engine::{Command as EngineCommand, Refusal, VarianceAction, decide};
+use cutover_plan::{Plan, VarianceAmount};
 use cutover_recon::classify::Category;
 use cutover_recon::register::{Action, Status, next};
-use cutover_store::{Change, Explanation, Store, StoreError, Variance};
+use cutover_store::{Accept, Change, Explanation, Store, StoreError, Variance};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tracing::warn;
 
-use crate::{Failure, now, open, print_json, stored_plan};
+use crate::{Failure, head_line, log_refusal, now, open, print_json, stored_plan};
 
 #[derive(Debug, Subcommand)]
 pub enum VarianceCmd {
@@ -87,24 +92,117 @@ pub struct Target {
     pub group: Option<String>,
 }
 
-fn refused(message: String) -> Failure {
+/// A refusal of a variance command, before anything is changed (logged by the caller).
+fn refused(message: String) -> Refusal {
     warn!("variance command refused: {message}");
-    Failure {
-        code: 3,
-        message: format!("refused: {message}; nothing was changed"),
+    Refusal::Invalid {
+        reason: format!("{message}; nothing was changed"),
     }
 }
 
-/// The layer that accepts a variance of `metric` found by `check`: money metrics belong
-/// to `finance` when the plan has that layer; everything else to the check's own layer.
+/// The layer that accepts a variance of `metric` found by `check` (see
+/// [`Plan::metric_owner`]).
 pub fn owner(plan: &Plan, check: &str, metric: &str) -> Option<String> {
-    if plan.vocabulary().is_money(metric) && plan.layer("finance").is_some() {
-        return Some("finance".into());
-    }
-    plan.check(check).map(|c| c.layer.clone())
+    plan.metric_owner(check, metric)
 }
 
-fn item(v: &Variance) -> Value {
+/// Whether a variance is live (neither converged nor resolved): only live ones count
+/// towards a metric's cap and a gate.
+pub fn live(v: &Variance) -> bool {
+    !matches!(v.status, Status::Converged | Status::Resolved)
+}
+
+fn decimal(text: &str) -> Option<Decimal> {
+    text.parse().ok()
+}
+
+/// Whether each variance of `all` is material under the plan's policy: the live ones as
+/// a gate sees them (thresholds and the cumulative cap), the others by their thresholds.
+pub fn materiality(plan: &Plan, all: &[Variance]) -> Vec<bool> {
+    let policy = &plan.variance_policy;
+    // An unreadable delta is material (the store never writes one).
+    fn amount(v: &Variance) -> Option<VarianceAmount<'_>> {
+        decimal(&v.delta).map(|delta| VarianceAmount {
+            metric: v.key.metric.as_str(),
+            old: v.old.as_deref().and_then(decimal),
+            delta,
+        })
+    }
+    let live_idx: Vec<usize> = (0..all.len()).filter(|&i| live(&all[i])).collect();
+    let live_amounts: Vec<VarianceAmount<'_>> =
+        live_idx.iter().filter_map(|&i| amount(&all[i])).collect();
+    let live_ok: Vec<usize> = live_idx
+        .iter()
+        .copied()
+        .filter(|&i| amount(&all[i]).is_some())
+        .collect();
+    let live_material = policy.material(&live_amounts);
+    let mut out: Vec<bool> = all
+        .iter()
+        .map(|v| amount(v).is_none_or(|a| !policy.within_thresholds(&a)))
+        .collect();
+    for (i, m) in live_ok.into_iter().zip(live_material) {
+        out[i] = m;
+    }
+    out
+}
+
+/// Observed, explained (accepted) and the unexplained remainder per metric, over the live
+/// variances: sums of |delta| (money in the plan currency).
+pub struct Remainder {
+    pub metric: String,
+    pub money: bool,
+    pub variances: usize,
+    pub observed: Decimal,
+    pub explained: Decimal,
+}
+
+impl Remainder {
+    pub fn unexplained(&self) -> Decimal {
+        self.observed - self.explained
+    }
+
+    pub fn line(&self, currency: &str) -> String {
+        let unit = if self.money {
+            format!(" {currency}")
+        } else {
+            String::new()
+        };
+        format!(
+            "{}: {} variance{}, observed {}{unit}, explained {}{unit}, unexplained remainder {}{unit}",
+            self.metric,
+            self.variances,
+            if self.variances == 1 { "" } else { "s" },
+            self.observed,
+            self.explained,
+            self.unexplained()
+        )
+    }
+}
+
+pub fn remainders(plan: &Plan, all: &[Variance]) -> Vec<Remainder> {
+    let mut by: BTreeMap<&str, Remainder> = BTreeMap::new();
+    for v in all.iter().filter(|v| live(v)) {
+        let size = decimal(&v.delta).unwrap_or_default().abs();
+        let r = by
+            .entry(v.key.metric.as_str())
+            .or_insert_with(|| Remainder {
+                metric: v.key.metric.clone(),
+                money: plan.vocabulary().is_money(&v.key.metric),
+                variances: 0,
+                observed: Decimal::ZERO,
+                explained: Decimal::ZERO,
+            });
+        r.variances += 1;
+        r.observed += size;
+        if v.status == Status::Accepted {
+            r.explained += size;
+        }
+    }
+    by.into_values().collect()
+}
+
+fn item(plan: &Plan, v: &Variance, material: bool) -> Value {
     json!({
         "id": v.id,
         "group": v.group,
@@ -119,9 +217,12 @@ fn item(v: &Variance) -> Value {
         "delta": v.delta,
         "money_impact": v.money_impact,
         "status": v.status,
+        "material": material,
+        "owner": owner(plan, &v.key.check, &v.key.metric),
         "proposed": v.proposed,
         "explanation": v.explanation,
         "accepted_by": v.accepted_by,
+        "acceptances": v.acceptances,
     })
 }
 
@@ -146,75 +247,112 @@ pub async fn run(url: &str, cmd: VarianceCmd) -> Result<u8, Failure> {
                 Some((_, st)) => st,
                 None => None,
             };
-            let all: Vec<Variance> = store
-                .variances(mid)
-                .await?
-                .into_iter()
-                .filter(|v| status.is_none_or(|s| v.status == s))
-                .filter(|v| check.as_ref().is_none_or(|c| &v.key.check == c))
-                .filter(|v| partner.as_ref().is_none_or(|p| &v.key.partner == p))
+            let every = store.variances(mid).await?;
+            let material = materiality(&plan, &every);
+            let all: Vec<(&Variance, bool)> = every
+                .iter()
+                .zip(material)
+                .filter(|(v, _)| status.is_none_or(|s| v.status == s))
+                .filter(|(v, _)| check.as_ref().is_none_or(|c| &v.key.check == c))
+                .filter(|(v, _)| partner.as_ref().is_none_or(|p| &v.key.partner == p))
                 .collect();
             if json {
-                print_json(&Value::Array(all.iter().map(item).collect()));
-            } else if all.is_empty() {
+                print_json(&Value::Array(
+                    all.iter().map(|(v, m)| item(&plan, v, *m)).collect(),
+                ));
+                return Ok(0);
+            }
+            if all.is_empty() {
                 println!("No variances.");
-            } else {
-                for v in &all {
-                    println!(
-                        "#{} {} {} {} {} {}: old {} new {} delta {}{} [{}]{}",
-                        v.id,
-                        v.key.check,
-                        v.key.partner,
-                        v.key.day,
-                        v.key.metric,
-                        v.code,
-                        v.old.as_deref().unwrap_or("-"),
-                        v.new.as_deref().unwrap_or("-"),
-                        v.delta,
-                        v.money_impact
-                            .as_deref()
-                            .map(|m| format!(", impact {m} {}", plan.currency))
-                            .unwrap_or_default(),
-                        v.status,
-                        v.proposed
-                            .as_ref()
-                            .map(|p| format!(" proposed {} ({})", p.category, p.confidence))
-                            .unwrap_or_default(),
-                    );
-                }
+                return Ok(0);
+            }
+            for (v, m) in &all {
+                println!(
+                    "#{} {} {} {} {} {}: old {} new {} delta {}{} [{}, {}]{}",
+                    v.id,
+                    v.key.check,
+                    v.key.partner,
+                    v.key.day,
+                    v.key.metric,
+                    v.code,
+                    v.old.as_deref().unwrap_or("-"),
+                    v.new.as_deref().unwrap_or("-"),
+                    v.delta,
+                    v.money_impact
+                        .as_deref()
+                        .map(|m| format!(", impact {m} {}", plan.currency))
+                        .unwrap_or_default(),
+                    v.status,
+                    if *m { "material" } else { "immaterial" },
+                    v.proposed
+                        .as_ref()
+                        .map(|p| format!(" proposed {} ({})", p.category, p.confidence))
+                        .unwrap_or_default(),
+                );
+            }
+            let shown: Vec<Variance> = all.iter().map(|(v, _)| (*v).clone()).collect();
+            for r in remainders(&plan, &shown) {
+                println!("{}", r.line(&plan.currency));
             }
             Ok(0)
         }
         VarianceCmd::Show { id, json } => {
-            let Some(v) = store.variance(mid, id).await? else {
+            let every = store.variances(mid).await?;
+            let material = materiality(&plan, &every);
+            let Some((v, material)) = every.iter().zip(material).find(|(v, _)| v.id == id) else {
                 return Err(Failure::error(format!("error: there is no variance #{id}")));
             };
             let events = store.variance_events(id).await?;
+            let required = plan.required_acceptors(&v.key.check, &v.key.metric);
             if json {
-                let mut out = item(&v);
+                let mut out = item(&plan, v, material);
                 out["first_seen"] = json!(v.first_seen);
                 out["last_seen"] = json!(v.last_seen);
                 out["runs"] = json!(v.runs);
                 out["snapshots"] = json!(v.snapshots);
-                out["owner"] = json!(owner(&plan, &v.key.check, &v.key.metric));
+                out["required_acceptors"] = json!(required);
                 out["events"] = json!(events);
                 print_json(&out);
             } else {
                 println!(
-                    "Variance #{}: {} {} {} {} ({}), {}",
-                    v.id, v.key.check, v.key.partner, v.key.day, v.key.metric, v.code, v.status
+                    "Variance #{}: {} {} {} {} ({}), {}, {}",
+                    v.id,
+                    v.key.check,
+                    v.key.partner,
+                    v.key.day,
+                    v.key.metric,
+                    v.code,
+                    v.status,
+                    if material { "material" } else { "immaterial" }
                 );
                 println!(
-                    "  old {} new {} delta {}",
+                    "  old {} new {} delta {}{}",
                     v.old.as_deref().unwrap_or("-"),
                     v.new.as_deref().unwrap_or("-"),
-                    v.delta
+                    v.delta,
+                    v.money_impact
+                        .as_deref()
+                        .map(|m| format!(", impact {m} {}", plan.currency))
+                        .unwrap_or_default(),
+                );
+                println!(
+                    "  owner {}; accepted by {}",
+                    owner(&plan, &v.key.check, &v.key.metric).unwrap_or_else(|| "none".into()),
+                    required.join(" and ")
                 );
                 if let Some(p) = &v.proposed {
                     println!("  proposed: {} ({})", p.category, p.confidence);
                 }
                 if let Some(e) = &v.explanation {
                     println!("  explained by {}: {} ({})", e.by, e.category, e.note);
+                }
+                for a in &v.acceptances {
+                    println!(
+                        "  accepted by {} for {} at {}",
+                        a.by,
+                        a.layers.join(", "),
+                        a.at.format("%Y-%m-%d %H:%M:%SZ")
+                    );
                 }
                 for e in events {
                     println!(
@@ -236,21 +374,29 @@ pub async fn run(url: &str, cmd: VarianceCmd) -> Result<u8, Failure> {
             by,
             expires,
         } => {
-            person(&plan, &by)?;
-            if Category::parse(&category).is_none() {
-                return Err(refused(format!(
+            let at = now();
+            let command = command(
+                VarianceAction::Explain,
+                &by,
+                &target,
+                Some(&category),
+                Some(&note),
+                expires,
+            );
+            let today = Utc::now().with_timezone(&plan.timezone).date_naive();
+            let precheck = if Category::parse(&category).is_none() {
+                Err(refused(format!(
                     "\"{category}\" is not a category ({})",
                     Category::ALL.map(|c| c.as_str()).join(", ")
-                )));
-            }
-            let today = Utc::now().with_timezone(&plan.timezone).date_naive();
-            if let Some(day) = expires.filter(|d| *d < today) {
-                return Err(refused(format!(
+                )))
+            } else if let Some(day) = expires.filter(|d| *d < today) {
+                Err(refused(format!(
                     "--expires {day} is in the past (today is {today} in {})",
                     plan.timezone
-                )));
-            }
-            let at = now();
+                )))
+            } else {
+                Ok(())
+            };
             let change = Change {
                 action: Action::Explain,
                 actor: by.clone(),
@@ -263,206 +409,106 @@ pub async fn run(url: &str, cmd: VarianceCmd) -> Result<u8, Failure> {
                     at,
                     expires,
                 }),
+                accept: None,
             };
-            apply(&store, &plan, mid, &target, change).await
+            apply(&store, &plan, mid, &target, command, change, precheck).await
         }
         VarianceCmd::Accept { target, by } => {
+            let command = command(VarianceAction::Accept, &by, &target, None, None, None);
             let change = Change {
                 action: Action::Accept,
                 actor: by,
                 why: String::new(),
                 at: now(),
                 explanation: None,
+                accept: None,
             };
-            apply(&store, &plan, mid, &target, change).await
+            apply(&store, &plan, mid, &target, command, change, Ok(())).await
         }
         VarianceCmd::Reject { target, by, note } => {
+            let command = command(
+                VarianceAction::Reject,
+                &by,
+                &target,
+                None,
+                Some(&note),
+                None,
+            );
             let change = Change {
                 action: Action::Reject,
                 actor: by,
                 why: note,
                 at: now(),
                 explanation: None,
+                accept: None,
             };
-            apply(&store, &plan, mid, &target, change).await
+            apply(&store, &plan, mid, &target, command, change, Ok(())).await
         }
         VarianceCmd::Reopen { id, by, note } => {
+            let target = Target {
+                id: Some(id),
+                group: None,
+            };
+            let command = command(
+                VarianceAction::Reopen,
+                &by,
+                &target,
+                None,
+                Some(&note),
+                None,
+            );
             let change = Change {
                 action: Action::Reopen,
                 actor: by,
                 why: note,
                 at: now(),
                 explanation: None,
+                accept: None,
             };
-            let target = Target {
-                id: Some(id),
-                group: None,
-            };
-            apply(&store, &plan, mid, &target, change).await
+            apply(&store, &plan, mid, &target, command, change, Ok(())).await
         }
     }
 }
 
-#[derive(Debug, Subcommand)]
-pub enum ReportCmd {
-    /// The variance statement: per partner and metric, old, new, delta, cause, evidence,
-    /// who explained and accepted it and when.
-    Variances {
-        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
-        format: ReportFormat,
-        /// Write here instead of standard output.
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ReportFormat {
-    Csv,
-    Md,
-}
-
-const REPORT_HEADER: [&str; 17] = [
-    "id",
-    "check",
-    "partner",
-    "day",
-    "metric",
-    "old",
-    "new",
-    "delta",
-    "money_impact",
-    "status",
-    "proposed",
-    "cause",
-    "evidence",
-    "explained_by",
-    "explained_at",
-    "accepted_by",
-    "accepted_at",
-];
-
-pub async fn report(url: &str, cmd: ReportCmd) -> Result<u8, Failure> {
-    let ReportCmd::Variances { format, out } = cmd;
-    let store = open(url).await?;
-    let snap = store.load().await?;
-    let plan = stored_plan(&snap)?;
-    let mut all = store.variances(snap.migration_id).await?;
-    all.sort_by(|a, b| {
-        (&a.key.partner, &a.key.metric, a.key.day, a.id).cmp(&(
-            &b.key.partner,
-            &b.key.metric,
-            b.key.day,
-            b.id,
-        ))
-    });
-    let mut rows: Vec<[String; 17]> = Vec::new();
-    for v in &all {
-        let events = store.variance_events(v.id).await?;
-        let accepted_at = if v.status == Status::Accepted {
-            events
-                .iter()
-                .rev()
-                .find(|e| e.action == "accept")
-                .map(|e| e.at.to_rfc3339())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        let evidence = v
-            .proposed
-            .as_ref()
-            .and_then(|p| p.evidence.get("sentence").and_then(Value::as_str))
-            .unwrap_or_default()
-            .to_string();
-        let e = v.explanation.as_ref();
-        rows.push([
-            v.id.to_string(),
-            v.key.check.clone(),
-            v.key.partner.clone(),
-            v.key.day.to_string(),
-            v.key.metric.clone(),
-            v.old.clone().unwrap_or_default(),
-            v.new.clone().unwrap_or_default(),
-            v.delta.clone(),
-            v.money_impact.clone().unwrap_or_default(),
-            v.status.to_string(),
-            v.proposed
-                .as_ref()
-                .map(|p| p.category.clone())
-                .unwrap_or_default(),
-            e.map(|e| format!("{}: {}", e.category, e.note))
-                .unwrap_or_default(),
-            evidence,
-            e.map(|e| e.by.clone()).unwrap_or_default(),
-            e.map(|e| e.at.to_rfc3339()).unwrap_or_default(),
-            v.accepted_by.clone().unwrap_or_default(),
-            accepted_at,
-        ]);
+/// The engine command that logs a variance change (its ids are filled in once the
+/// targets are known).
+fn command(
+    action: VarianceAction,
+    by: &str,
+    target: &Target,
+    category: Option<&str>,
+    note: Option<&str>,
+    expires: Option<NaiveDate>,
+) -> EngineCommand {
+    EngineCommand::Variance {
+        by: by.to_string(),
+        action,
+        ids: target.id.into_iter().collect(),
+        group: target.group.clone(),
+        category: category.map(str::to_string),
+        note: note.filter(|n| !n.is_empty()).map(str::to_string),
+        expires,
     }
-    let text = match format {
-        ReportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let written = w
-                .write_record(REPORT_HEADER)
-                .and_then(|_| rows.iter().try_for_each(|r| w.write_record(r)));
-            let bytes = written
-                .map_err(|e| e.to_string())
-                .and_then(|_| w.into_inner().map_err(|e| e.to_string()))
-                .map_err(|e| Failure::error(format!("error: cannot write the CSV: {e}")))?;
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-        ReportFormat::Md => {
-            let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-            let mut t = format!(
-                "# Variances: {}\n\nMoney in {}. Unexplained (open or rejected): {} of {}.\n\n| {} |\n|{}\n",
-                plan.migration,
-                plan.currency,
-                all.iter()
-                    .filter(|v| matches!(v.status, Status::Open | Status::Rejected))
-                    .count(),
-                all.len(),
-                REPORT_HEADER.join(" | "),
-                " --- |".repeat(REPORT_HEADER.len())
-            );
-            for r in &rows {
-                t.push_str(&format!(
-                    "| {} |\n",
-                    r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-                ));
-            }
-            t
-        }
-    };
-    match out {
-        Some(path) => std::fs::write(&path, text)
-            .map_err(|e| Failure::error(format!("error: cannot write {}: {e}", path.display())))?,
-        None => print!("{text}"),
-    }
-    Ok(0)
 }
 
-fn person<'p>(plan: &'p Plan, id: &str) -> Result<&'p cutover_plan::Person, Failure> {
+fn person<'p>(plan: &'p Plan, id: &str) -> Result<&'p cutover_plan::Person, Refusal> {
     plan.people
         .iter()
         .find(|p| p.id == id)
         .ok_or_else(|| refused(format!("\"{id}\" is not a person of the plan")))
 }
 
-/// Checks every target variance allows the change by this person, then applies it to all
-/// of them at once (or to none).
-async fn apply(
+/// The variances a command acts on, or why not.
+async fn targets(
     store: &Store,
-    plan: &Plan,
     mid: i32,
     target: &Target,
-    change: Change,
-) -> Result<u8, Failure> {
-    let who = person(plan, &change.actor)?;
-    let targets: Vec<Variance> = match (&target.id, &target.group) {
+    action: Action,
+) -> Result<Result<Vec<Variance>, Refusal>, Failure> {
+    Ok(match (&target.id, &target.group) {
         (Some(id), _) => match store.variance(mid, *id).await? {
-            Some(v) => vec![v],
-            None => return Err(refused(format!("there is no variance #{id}"))),
+            Some(v) => Ok(vec![v]),
+            None => Err(refused(format!("there is no variance #{id}"))),
         },
         (None, Some(g)) => {
             let members: Vec<Variance> = store
@@ -471,64 +517,177 @@ async fn apply(
                 .into_iter()
                 .filter(|v| v.group.as_deref() == Some(g.as_str()))
                 .collect();
-            if members.is_empty() {
-                return Err(refused(format!("no variance is in group \"{g}\"")));
-            }
             // A group acts on the members the action applies to; closed ones stay.
             let open: Vec<Variance> = members
-                .into_iter()
-                .filter(|v| next(v.status, change.action).is_ok())
+                .iter()
+                .filter(|v| next(v.status, action).is_ok())
+                .cloned()
                 .collect();
-            if open.is_empty() {
-                return Err(refused(format!(
+            if members.is_empty() {
+                Err(refused(format!("no variance is in group \"{g}\"")))
+            } else if open.is_empty() {
+                Err(refused(format!(
                     "no variance of group \"{g}\" can be {}ed now",
-                    change.action.as_str().trim_end_matches('e')
-                )));
+                    action.as_str().trim_end_matches('e')
+                )))
+            } else {
+                Ok(open)
             }
-            open
         }
         (None, None) => return Err(Failure::usage("error: give a variance id or --group")),
+    })
+}
+
+/// Who may do `change` to `v`; for an acceptance, the layers it still needs.
+fn allowed(
+    plan: &Plan,
+    who: &cutover_plan::Person,
+    v: &Variance,
+    change: &Change,
+) -> Result<(), Refusal> {
+    if let Err(e) = next(v.status, change.action) {
+        return Err(refused(format!("variance #{}: {e}", v.id)));
+    }
+    if !matches!(change.action, Action::Accept | Action::Reject) {
+        return Ok(());
+    }
+    let required = plan.required_acceptors(&v.key.check, &v.key.metric);
+    let Some(layer) = owner(plan, &v.key.check, &v.key.metric) else {
+        return Err(refused(format!(
+            "variance #{}: no layer of the plan owns {} of {}",
+            v.id, v.key.metric, v.key.check
+        )));
     };
-    for v in &targets {
-        if let Err(e) = next(v.status, change.action) {
-            return Err(refused(format!("variance #{}: {e}", v.id)));
+    let lead = if who.lead {
+        " (a lead accepts only for their own layers)"
+    } else {
+        ""
+    };
+    if !required.iter().any(|l| who.layers.contains(l)) {
+        let needs = if required.len() > 1 {
+            format!(" and needs acceptance by {}", required.join(" and "))
+        } else {
+            String::new()
+        };
+        return Err(refused(format!(
+            "variance #{}: {} is owned by the {layer} layer{needs} and {} is not in {}{lead}",
+            v.id,
+            v.key.metric,
+            who.id,
+            if required.len() > 1 {
+                "any of them"
+            } else {
+                "it"
+            }
+        )));
+    }
+    if let Some(e) = v.explanation.as_ref().filter(|e| e.by == who.id) {
+        return Err(refused(format!(
+            "variance #{}: {} explained it and may not also {} it (two people)",
+            v.id,
+            e.by,
+            change.action.as_str()
+        )));
+    }
+    if change.action == Action::Accept {
+        let done: Vec<&str> = v
+            .acceptances
+            .iter()
+            .flat_map(|a| a.layers.iter().map(String::as_str))
+            .collect();
+        let open: Vec<&str> = required
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !done.contains(l))
+            .collect();
+        if !open.iter().any(|l| who.layers.iter().any(|w| w == l)) {
+            return Err(refused(format!(
+                "variance #{}: already accepted for {}; it awaits {}, and {} is not in {}",
+                v.id,
+                done.join(", "),
+                open.join(" and "),
+                who.id,
+                if open.len() > 1 { "any of them" } else { "it" }
+            )));
         }
-        if matches!(change.action, Action::Accept | Action::Reject) {
-            let Some(layer) = owner(plan, &v.key.check, &v.key.metric) else {
-                return Err(refused(format!(
-                    "variance #{}: no layer of the plan owns {} of {}",
-                    v.id, v.key.metric, v.key.check
-                )));
-            };
-            if !who.layers.contains(&layer) {
-                return Err(refused(format!(
-                    "variance #{}: {} is owned by the {layer} layer and {} is not in it{}",
-                    v.id,
-                    v.key.metric,
-                    who.id,
-                    if who.lead {
-                        " (a lead accepts only for their own layers)"
-                    } else {
-                        ""
-                    }
-                )));
-            }
-            if let Some(e) = v.explanation.as_ref().filter(|e| e.by == who.id) {
-                return Err(refused(format!(
-                    "variance #{}: {} explained it and may not also {} it (two people)",
-                    v.id,
-                    e.by,
-                    change.action.as_str()
-                )));
-            }
+        if v.acceptances.iter().any(|a| a.by == who.id) {
+            return Err(refused(format!(
+                "variance #{}: {} accepted it already; another person accepts for {}",
+                v.id,
+                who.id,
+                open.join(" and ")
+            )));
         }
     }
+    Ok(())
+}
+
+/// Checks every target variance allows the change by this person, then applies it to all
+/// of them at once (or to none), logged with the command; a refusal is logged instead.
+async fn apply(
+    store: &Store,
+    plan: &Plan,
+    mid: i32,
+    target: &Target,
+    mut command: EngineCommand,
+    mut change: Change,
+    precheck: Result<(), Refusal>,
+) -> Result<u8, Failure> {
+    let found = targets(store, mid, target, change.action).await?;
+    let checked = precheck
+        .and_then(|_| person(plan, &change.actor))
+        .and_then(|who| {
+            let targets = found?;
+            for v in &targets {
+                allowed(plan, who, v, &change)?;
+            }
+            Ok((who, targets))
+        });
+    let (who, targets) = match checked {
+        Ok(x) => x,
+        Err(refusal) => return log_refusal(store, &command, refusal, false).await,
+    };
+    if let EngineCommand::Variance { ids, .. } = &mut command {
+        *ids = targets.iter().map(|v| v.id).collect();
+    }
+    if change.action == Action::Accept {
+        change.accept = Some(Accept {
+            layers: who.layers.clone(),
+            required: targets
+                .iter()
+                .map(|v| (v.id, plan.required_acceptors(&v.key.check, &v.key.metric)))
+                .collect(),
+        });
+    }
     let ids: Vec<(i32, Status)> = targets.iter().map(|v| (v.id, v.status)).collect();
-    match store.change_variances(mid, &ids, &change).await {
-        Ok(to) => {
+    let at = change.at;
+    let outcome = store
+        .variance_command(&command, at, &ids, &change, |snap| {
+            decide(plan, &snap.state, &snap.facts, &command, at)
+        })
+        .await;
+    match outcome {
+        Ok((entry, Ok(to))) => {
             for (v, s) in targets.iter().zip(to) {
+                let awaiting = if change.action == Action::Accept && s != Status::Accepted {
+                    let required = plan.required_acceptors(&v.key.check, &v.key.metric);
+                    let mut done: Vec<&str> = v
+                        .acceptances
+                        .iter()
+                        .flat_map(|a| a.layers.iter().map(String::as_str))
+                        .collect();
+                    done.extend(who.layers.iter().map(String::as_str));
+                    let open: Vec<&str> = required
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|l| !done.contains(l))
+                        .collect();
+                    format!(" (awaiting acceptance by {})", open.join(" and "))
+                } else {
+                    String::new()
+                };
                 println!(
-                    "Variance #{} {} {} {} {}: {} -> {s} by {}.",
+                    "Variance #{} {} {} {} {}: {} -> {s} by {}{awaiting}.",
                     v.id,
                     v.key.check,
                     v.key.partner,
@@ -538,8 +697,10 @@ async fn apply(
                     change.actor
                 );
             }
+            println!("Logged as entry #{}; {}", entry.seq, head_line(&entry));
             Ok(0)
         }
+        Ok((entry, Err(refusal))) => Ok(crate::report(&command, &Err(refusal), &entry, false)),
         Err(StoreError::Conflict) => Err(Failure::error(
             "error: a variance changed while this command ran; nothing was changed, retry",
         )),

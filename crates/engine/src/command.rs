@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use cutover_plan::Outcome;
+use std::fmt;
 
 use crate::facts::Window;
 use crate::plan_change::PlanChange;
@@ -79,6 +80,46 @@ pub enum Command {
         version: i32,
         change: PlanChange,
     },
+    /// A person's change to variances of the register (explain, accept, reject, reopen),
+    /// logged like any command. Who may do what to which variance is checked by the
+    /// caller against the register; the engine only checks that `by` is in the plan.
+    Variance {
+        by: String,
+        action: VarianceAction,
+        /// The variances changed (all of a group's that the action applies to).
+        ids: Vec<i32>,
+        group: Option<String>,
+        category: Option<String>,
+        note: Option<String>,
+        expires: Option<NaiveDate>,
+    },
+}
+
+/// What a [`Command::Variance`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VarianceAction {
+    Explain,
+    Accept,
+    Reject,
+    Reopen,
+}
+
+impl VarianceAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VarianceAction::Explain => "explain",
+            VarianceAction::Accept => "accept",
+            VarianceAction::Reject => "reject",
+            VarianceAction::Reopen => "reopen",
+        }
+    }
+}
+
+impl fmt::Display for VarianceAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Command {
@@ -96,6 +137,12 @@ impl Command {
             Command::Abort { .. } => "abort",
             Command::Complete { .. } => "complete",
             Command::ApplyPlan { .. } => "plan_apply",
+            Command::Variance { action, .. } => match action {
+                VarianceAction::Explain => "variance_explain",
+                VarianceAction::Accept => "variance_accept",
+                VarianceAction::Reject => "variance_reject",
+                VarianceAction::Reopen => "variance_reopen",
+            },
         }
     }
 
@@ -112,7 +159,8 @@ impl Command {
             | Command::RecordOutcome { by, .. }
             | Command::Abort { by, .. }
             | Command::Complete { by }
-            | Command::ApplyPlan { by, .. } => Some(by),
+            | Command::ApplyPlan { by, .. }
+            | Command::Variance { by, .. } => Some(by),
         }
     }
 }

@@ -65,6 +65,9 @@ pub fn decide(
             version,
             change,
         } => d.apply_plan(by, file, sha256, *version, change),
+        Command::Variance {
+            by, action, ids, ..
+        } => d.variance(by, *action, ids),
     }
 }
 
@@ -77,7 +80,7 @@ pub fn current_gate(
 ) -> Option<GateReport> {
     let phase = plan.phase(state.phase.as_deref()?)?;
     let since = state.entered_at?;
-    Some(gate::evaluate(state, facts, phase, since, now))
+    Some(gate::evaluate(plan, state, facts, phase, since, now))
 }
 
 struct Decider<'a> {
@@ -146,7 +149,31 @@ impl<'a> Decider<'a> {
     }
 
     fn gate(&self, phase: &Phase, since: DateTime<Utc>) -> GateReport {
-        gate::evaluate(self.state, self.facts, phase, since, self.now)
+        gate::evaluate(self.plan, self.state, self.facts, phase, since, self.now)
+    }
+
+    /// A change to the variance register: logged, the migration's state unchanged.
+    fn variance(
+        &self,
+        by: &str,
+        action: crate::command::VarianceAction,
+        ids: &[i32],
+    ) -> Result<Decision, Refusal> {
+        self.person(by)?;
+        if self.state.status == Status::NotStarted {
+            return Err(invalid("the migration has not been started"));
+        }
+        if ids.is_empty() {
+            return Err(invalid(format!("no variance to {action}")));
+        }
+        let list: Vec<String> = ids.iter().map(|i| format!("#{i}")).collect();
+        Ok(Decision {
+            state: self.state.clone(),
+            effects: Vec::new(),
+            from_phase: self.state.phase.clone(),
+            to_phase: self.state.phase.clone(),
+            summary: format!("variance {action} {} by {by}", list.join(", ")),
+        })
     }
 
     fn start(&self, by: &str) -> Result<Decision, Refusal> {

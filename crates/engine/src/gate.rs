@@ -1,10 +1,11 @@
 //! Exit-condition (gate) evaluation: which conditions of a phase hold now, and why not.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use cutover_plan::{Condition, ConditionKind, Outcome, Phase};
+use cutover_plan::{Condition, ConditionKind, Outcome, Phase, Plan, VarianceAmount, VarianceGate};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{CheckRun, Facts};
+use crate::facts::{CheckRun, Facts, VarianceFact};
 use crate::state::MigrationState;
 
 /// The evaluation of one phase's exit conditions at one instant.
@@ -60,6 +61,7 @@ impl GateReport {
 
 /// Evaluates `phase`'s exit conditions at `now`, counting evidence from `since`.
 pub fn evaluate(
+    plan: &Plan,
     state: &MigrationState,
     facts: &Facts,
     phase: &Phase,
@@ -67,6 +69,7 @@ pub fn evaluate(
     now: DateTime<Utc>,
 ) -> GateReport {
     let ctx = Ctx {
+        plan,
         state,
         facts,
         phase,
@@ -84,6 +87,7 @@ pub fn evaluate(
 }
 
 struct Ctx<'a> {
+    plan: &'a Plan,
     state: &'a MigrationState,
     facts: &'a Facts,
     phase: &'a Phase,
@@ -169,6 +173,10 @@ impl Ctx<'_> {
                     )
                 }
             }
+            ConditionKind::Variances(g) => {
+                let (ok, reason) = self.variances(g);
+                (ok, reason, Vec::new())
+            }
             ConditionKind::Any(kids) | ConditionKind::All(kids) => {
                 let any = matches!(kind, ConditionKind::Any(_));
                 let reports: Vec<ConditionReport> =
@@ -198,6 +206,116 @@ impl Ctx<'_> {
                 (ok, reason, reports)
             }
         }
+    }
+
+    /// The register's material variances in `g`'s scope that are not accepted by every
+    /// layer required (or whose explanation has expired), at most `unexplained_material`.
+    fn variances(&self, g: &VarianceGate) -> (bool, String) {
+        let live = &self.facts.variances;
+        let amounts: Vec<VarianceAmount<'_>> = live
+            .iter()
+            .map(|v| VarianceAmount {
+                metric: &v.metric,
+                old: v.old,
+                delta: v.delta,
+            })
+            .collect();
+        let material = self.plan.variance_policy.material(&amounts);
+        let today = self.now.with_timezone(&self.plan.timezone).date_naive();
+        let mut in_scope = 0usize;
+        let mut immaterial = 0usize;
+        let mut blocking: Vec<(&VarianceFact, Option<String>, Vec<String>)> = Vec::new();
+        for (v, m) in live.iter().zip(material) {
+            let owner = self.plan.metric_owner(&v.check, &v.metric);
+            if !g.covers(&v.metric, owner.as_deref()) {
+                continue;
+            }
+            in_scope += 1;
+            if !m {
+                immaterial += 1;
+                continue;
+            }
+            let required: Vec<String> = if g.accepted_by.is_empty() {
+                owner.iter().cloned().collect()
+            } else {
+                g.accepted_by.clone()
+            };
+            let missing: Vec<String> = required
+                .iter()
+                .filter(|l| !v.accepted_layers.contains(l))
+                .cloned()
+                .collect();
+            let expired = v.expires.is_some_and(|d| d < today);
+            if v.status == "accepted" && missing.is_empty() && !expired {
+                continue;
+            }
+            let missing = if missing.is_empty() {
+                required
+            } else {
+                missing
+            };
+            blocking.push((v, owner, missing));
+        }
+        let allowed = g.unexplained_material as usize;
+        let currency = &self.plan.currency;
+        if blocking.len() <= allowed {
+            let accepted = in_scope - immaterial - blocking.len();
+            let mut reason = format!(
+                "{} unexplained material variance{} (at most {allowed}); {accepted} accepted, {immaterial} immaterial",
+                blocking.len(),
+                if blocking.len() == 1 { "" } else { "s" }
+            );
+            if blocking.is_empty() {
+                reason = format!(
+                    "no unexplained material variance; {accepted} accepted, {immaterial} immaterial"
+                );
+            }
+            return (true, reason);
+        }
+        let impact: Decimal = blocking.iter().filter_map(|(v, ..)| v.money_impact).sum();
+        const SHOWN: usize = 10;
+        let mut items: Vec<String> = blocking
+            .iter()
+            .take(SHOWN)
+            .map(|(v, owner, missing)| {
+                let today_expired = v.expires.is_some_and(|d| d < today);
+                let state = if v.status == "accepted" && today_expired {
+                    format!(
+                        "accepted, explanation expired {}",
+                        v.expires.unwrap_or(today)
+                    )
+                } else if v.status == "accepted" || !v.accepted_layers.is_empty() {
+                    format!("{}, awaiting {}", v.status, missing.join(" and "))
+                } else {
+                    v.status.clone()
+                };
+                format!(
+                    "#{} {} {} {} {} delta {}{} [{state}; owner {}]",
+                    v.id,
+                    v.check,
+                    v.partner,
+                    v.day,
+                    v.metric,
+                    v.delta,
+                    v.money_impact
+                        .map(|m| format!(", impact {m} {currency}"))
+                        .unwrap_or_default(),
+                    owner.as_deref().unwrap_or("none")
+                )
+            })
+            .collect();
+        if blocking.len() > SHOWN {
+            items.push(format!("and {} more", blocking.len() - SHOWN));
+        }
+        (
+            false,
+            format!(
+                "{} unexplained material variance{} (at most {allowed}), money impact {impact} {currency}: {}",
+                blocking.len(),
+                if blocking.len() == 1 { "" } else { "s" },
+                items.join("; ")
+            ),
+        )
     }
 
     fn signed(&self, layer: &str) -> bool {
@@ -308,6 +426,26 @@ pub fn describe(kind: &ConditionKind) -> String {
         }
         ConditionKind::SignOff { layers } => format!("sign-off by {}", layers.join(", ")),
         ConditionKind::MinDuration(d) => format!("at least {} in phase", human(*d)),
+        ConditionKind::Variances(g) => {
+            let mut s = format!(
+                "at most {} unexplained material variance{}",
+                g.unexplained_material,
+                if g.unexplained_material == 1 { "" } else { "s" }
+            );
+            if !g.metrics.is_empty() {
+                s.push_str(&format!(" of {}", g.metrics.join(", ")));
+            }
+            if !g.layers.is_empty() {
+                s.push_str(&format!(" owned by {}", g.layers.join(", ")));
+            }
+            if !g.accepted_by.is_empty() {
+                s.push_str(&format!(
+                    ", each accepted by {}",
+                    g.accepted_by.join(" and ")
+                ));
+            }
+            s
+        }
         ConditionKind::Any(k) => format!("any of {} conditions", k.len()),
         ConditionKind::All(k) => format!("all of {} conditions", k.len()),
     }

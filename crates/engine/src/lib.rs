@@ -13,10 +13,10 @@ mod gate;
 mod plan_change;
 mod state;
 
-pub use command::Command;
+pub use command::{Command, VarianceAction};
 pub use decide::{check_plan_change, current_gate, decide, scheduled_checks};
 pub use decision::{Decision, Effect, Notice, Refusal};
-pub use facts::{CheckRun, Facts, Window};
+pub use facts::{CheckRun, Facts, VarianceFact, Window};
 pub use gate::{ConditionReport, GateReport, Unmet, describe, evaluate, human};
 pub use plan_change::{PersonChange, PlanChange, plan_change};
 pub use state::{MigrationState, SignOff, Status, Visit, Waiver, Withdrawal};

@@ -317,6 +317,8 @@ impl Model {
                     .any(|s| s.standing && s.phase == phase && &s.layer == l && s.at >= since)
             }),
             ConditionKind::MinDuration(d) => now - since >= *d,
+            // The model has no variance register: nothing is ever unexplained.
+            ConditionKind::Variances(_) => true,
             ConditionKind::Any(kids) => kids.iter().any(|k| self.holds(k, phase, since, now)),
             ConditionKind::All(kids) => kids.iter().all(|k| self.holds(k, phase, since, now)),
         }
@@ -509,6 +511,7 @@ impl Model {
                 Ok
             }
             Command::ApplyPlan { .. } => unreachable!("the model never applies a plan"),
+            Command::Variance { .. } => unreachable!("the model has no variance register"),
             Command::Abort { by, reason } => {
                 if !lead(person(by)) {
                     return NotPermitted;
@@ -551,7 +554,7 @@ fn relevant(plan: &Plan, phase: Option<&str>) -> [Vec<String>; 3] {
             ConditionKind::Any(kids) | ConditionKind::All(kids) => {
                 kids.iter().for_each(|k| walk(k, out))
             }
-            ConditionKind::MinDuration(_) => {}
+            ConditionKind::MinDuration(_) | ConditionKind::Variances(_) => {}
         }
     }
     let phase = plan.phase(phase.unwrap_or("discovery")).unwrap();

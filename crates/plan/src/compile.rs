@@ -508,6 +508,10 @@ impl Compiler<'_> {
             _ => Vec::new(),
         };
 
+        let layer_set: HashSet<String> = self.layer_ids.iter().map(str::to_owned).collect();
+        let variance_policy =
+            crate::variance_policy::policy(root, &layer_set, &self.vocabulary, self.diags);
+
         if self.diags.has_errors() {
             return None;
         }
@@ -520,6 +524,7 @@ impl Compiler<'_> {
             checks,
             phases,
             metrics,
+            variance_policy,
         })
     }
 
@@ -1068,7 +1073,7 @@ impl Compiler<'_> {
                 self.diags.error(
                     at,
                     format!(
-                        "{ctx} needs exactly one of check, signoff, min_duration, any or all; found none"
+                        "{ctx} needs exactly one of check, signoff, min_duration, variances, any or all; found none"
                     ),
                 );
                 return None;
@@ -1078,7 +1083,7 @@ impl Compiler<'_> {
                 self.diags.error(
                     key_pos(map, second).unwrap_or(at),
                     format!(
-                        "{ctx} has {}; a condition is exactly one of check, signoff, min_duration, any or all",
+                        "{ctx} has {}; a condition is exactly one of check, signoff, min_duration, variances, any or all",
                         quoted_list(&kinds)
                     ),
                 );
@@ -1178,6 +1183,36 @@ impl Compiler<'_> {
                     },
                     layers,
                 )
+            }
+            "variances" => {
+                let value = map.get_node("variances")?;
+                let layer_ids = &self.layer_ids;
+                let mut layer_ok = |n: &Spanned<String>, what: &str, diags: &mut Diags| {
+                    if layer_ids.contains(n.as_str()) {
+                        return true;
+                    }
+                    let h = diags.hint(n.as_str(), layer_ids.iter());
+                    diags.error(
+                        text_pos(n, at),
+                        format!("{what} unknown layer \"{}\"{h}", n.as_str()),
+                    );
+                    false
+                };
+                let g = crate::variance_policy::gate(
+                    value,
+                    ctx,
+                    &self.vocabulary,
+                    self.diags,
+                    &mut layer_ok,
+                )?;
+                let owners = if !g.accepted_by.is_empty() {
+                    g.accepted_by.clone()
+                } else if !g.layers.is_empty() {
+                    g.layers.clone()
+                } else {
+                    phase_owners.to_vec()
+                };
+                (ConditionKind::Variances(g), owners)
             }
             "min_duration" => {
                 let s = raw.min_duration.as_ref()?;

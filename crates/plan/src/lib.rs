@@ -15,6 +15,7 @@ mod model;
 mod raw;
 pub mod sources;
 mod suggest;
+pub mod variance_policy;
 mod yaml;
 
 pub use check_config::{CheckConfig, ParamError};
@@ -26,6 +27,7 @@ pub use metrics::{
 };
 pub use model::*;
 pub use sources::Source;
+pub use variance_policy::{MetricPolicy, VarianceAmount, VarianceGate, VariancePolicy};
 pub use yaml::{MAX_DEPTH, MAX_NODES, MAX_PLAN_BYTES};
 
 /// A plan that loaded, with the warnings found on the way.

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{DeclaredMetric, MetricVocabulary};
+use crate::variance_policy::{VarianceGate, VariancePolicy};
 
 /// A whole migration plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,8 @@ pub struct Plan {
     /// Metrics the plan declares beyond the canonical ones (top-level `metrics:`), in
     /// file order. See [`Plan::vocabulary`].
     pub metrics: Vec<DeclaredMetric>,
+    /// Metric ownership, materiality and the cumulative cap (`variance_policy:`).
+    pub variance_policy: VariancePolicy,
 }
 
 /// A validation layer (affiliate, product, crm, finance, bi...).
@@ -197,6 +200,9 @@ pub enum ConditionKind {
     SignOff { layers: Vec<String> },
     /// The phase has been current for at least this long.
     MinDuration(TimeDelta),
+    /// At most `unexplained_material` material variances of the register (in scope) are
+    /// not accepted by the layers required.
+    Variances(VarianceGate),
     /// At least one child holds.
     Any(Vec<Condition>),
     /// Every child holds.

@@ -29,6 +29,8 @@ pub(crate) struct RawPlan {
     pub sources: Option<Vec<IgnoredAny>>,
     /// Declared metrics; read by [`crate::metrics`].
     pub metrics: Option<IgnoredAny>,
+    /// Metric ownership and materiality; read by [`crate::variance_policy`].
+    pub variance_policy: Option<IgnoredAny>,
 }
 
 impl RawPlan {
@@ -42,6 +44,7 @@ impl RawPlan {
         "phases",
         "sources",
         "metrics",
+        "variance_policy",
     ];
 }
 
@@ -126,6 +129,8 @@ pub(crate) struct RawCondition {
     pub fresh_within: Text,
     pub signoff: Option<Spanned<OneOrMany>>,
     pub min_duration: Text,
+    /// Read by [`crate::variance_policy::gate`] from the YAML node.
+    pub variances: Option<IgnoredAny>,
     /// Children are read one by one from the YAML node.
     pub any: Option<Vec<IgnoredAny>>,
     pub all: Option<Vec<IgnoredAny>>,
@@ -142,11 +147,19 @@ impl RawCondition {
         "fresh_within",
         "signoff",
         "min_duration",
+        "variances",
         "any",
         "all",
     ];
     /// The keys that say what kind of condition it is; exactly one must be present.
-    pub const KINDS: &[&str] = &["check", "signoff", "min_duration", "any", "all"];
+    pub const KINDS: &[&str] = &[
+        "check",
+        "signoff",
+        "min_duration",
+        "variances",
+        "any",
+        "all",
+    ];
     /// Keys that only make sense next to `check`.
     pub const CHECK_ONLY: &[&str] = &["outcome", "consecutive", "fresh_within"];
 }

@@ -194,7 +194,7 @@ pub async fn decide_and_store(
 
 /// Appends a refusal, against the freshest state, until it lands. A refusal changes no
 /// state, so it never has to be decided again.
-async fn log_refusal(
+pub async fn log_refusal(
     store: &Store,
     command: Command,
     refusal: Refusal,

@@ -9,5 +9,7 @@ pub mod decide;
 mod error;
 pub mod pull;
 
-pub use decide::{Extra, Stored, decide_and_store, now, rows_for, stored_loaded, stored_plan};
+pub use decide::{
+    Extra, Stored, decide_and_store, log_refusal, now, rows_for, stored_loaded, stored_plan,
+};
 pub use error::RunError;

@@ -46,7 +46,8 @@ use entity::{check_finding, check_run, migration, plan, signoff, transition, wai
 pub use mac::{LOG_KEY_ENV, LogKey};
 pub use outbox::{NewOutbox, OutboxMessage, OutboxStatus, message_id};
 pub use register::{
-    Change, Explanation, Proposed, RUN_ACTOR, RegisterItem, RegisterRun, Variance, VarianceEvent,
+    Accept, Acceptance, Change, Explanation, Proposed, RUN_ACTOR, RegisterItem, RegisterRun,
+    Variance, VarianceEvent,
 };
 pub use snapshots::{NewSourceSnapshot, SnapshotPage, SnapshotStatus, SourceSnapshot};
 
@@ -438,6 +439,7 @@ impl Store {
             },
             facts: Facts {
                 check_runs: rows.runs.into_iter().map(|r| r.run).collect(),
+                variances: register::live_facts(txn, row.id).await?,
             },
             head,
             state_sha256: digest,

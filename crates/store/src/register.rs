@@ -7,11 +7,13 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use cutover_engine::{Command, Decision, Refusal, VarianceFact};
 use cutover_recon::register::{Action, RegisterKey, Sighting, Status, next};
+use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
@@ -62,6 +64,14 @@ pub struct Explanation {
     pub expires: Option<NaiveDate>,
 }
 
+/// One acceptance of a variance: by whom, for which of the layers it needs, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Acceptance {
+    pub by: String,
+    pub layers: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// A variance as read back.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Variance {
@@ -81,6 +91,9 @@ pub struct Variance {
     pub group: Option<String>,
     pub explanation: Option<Explanation>,
     pub accepted_by: Option<String>,
+    /// The acceptances since the last explanation (a variance the plan asks several
+    /// layers to accept is `accepted` once every one of them did).
+    pub acceptances: Vec<Acceptance>,
 }
 
 /// One change of a variance.
@@ -104,6 +117,17 @@ pub struct Change {
     pub at: DateTime<Utc>,
     /// For `explain`: the explanation it sets.
     pub explanation: Option<Explanation>,
+    /// For `accept`: the layers the person accepts for, and per variance id the layers
+    /// that must each accept it. The variance becomes `accepted` once they all did and
+    /// stays `explained` until then.
+    pub accept: Option<Accept>,
+}
+
+/// What an acceptance covers (see [`Change::accept`]).
+#[derive(Debug, Clone, Default)]
+pub struct Accept {
+    pub layers: Vec<String>,
+    pub required: Vec<(i32, Vec<String>)>,
 }
 
 fn corrupt(id: i32, what: &str) -> StoreError {
@@ -142,7 +166,68 @@ fn from_row(r: variance::Model) -> Result<Variance, StoreError> {
             .map(|p| serde_json::from_str(&p).map_err(|_| corrupt(id, "explanation")))
             .transpose()?,
         accepted_by: r.accepted_by,
+        acceptances: r
+            .acceptances
+            .map(|a| serde_json::from_str(&a).map_err(|_| corrupt(id, "acceptances")))
+            .transpose()?
+            .unwrap_or_default(),
     })
+}
+
+/// The statuses a gate reads (converged and resolved variances are gone).
+const LIVE: [&str; 4] = ["open", "explained", "accepted", "rejected"];
+
+fn dec(id: i32, what: &str, text: &str) -> Result<Decimal, StoreError> {
+    text.parse().map_err(|_| corrupt(id, what))
+}
+
+/// The live variances of a migration as the engine's facts, read in `conn` (the same
+/// transaction as the rest of a snapshot).
+pub(crate) async fn live_facts<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    migration_id: i32,
+) -> Result<Vec<VarianceFact>, StoreError> {
+    let rows = variance::Entity::find()
+        .filter(variance::Column::MigrationId.eq(migration_id))
+        .filter(variance::Column::Status.is_in(LIVE))
+        .order_by_asc(variance::Column::Id)
+        .all(conn)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let v = from_row(r)?;
+        let id = v.id;
+        let mut accepted_layers: Vec<String> = Vec::new();
+        for a in &v.acceptances {
+            for l in &a.layers {
+                if !accepted_layers.contains(l) {
+                    accepted_layers.push(l.clone());
+                }
+            }
+        }
+        out.push(VarianceFact {
+            id,
+            check: v.key.check,
+            partner: v.key.partner,
+            day: v.key.day,
+            metric: v.key.metric,
+            status: v.status.as_str().to_string(),
+            old: v
+                .old
+                .as_deref()
+                .map(|t| dec(id, "old value", t))
+                .transpose()?,
+            delta: dec(id, "delta", &v.delta)?,
+            money_impact: v
+                .money_impact
+                .as_deref()
+                .map(|t| dec(id, "money impact", t))
+                .transpose()?,
+            accepted_layers,
+            expires: v.explanation.and_then(|e| e.expires),
+        });
+    }
+    Ok(out)
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -264,6 +349,7 @@ pub(crate) async fn upsert(
                     group_key: Set(item.group.clone()),
                     explanation: Set(None),
                     accepted_by: Set(None),
+                    acceptances: Set(None),
                 })
                 .exec(txn)
                 .await?;
@@ -374,45 +460,156 @@ impl Store {
         change: &Change,
     ) -> Result<Vec<Status>, StoreError> {
         let txn = self.begin_write().await?;
-        let mut out = Vec::new();
-        for &(id, expected) in ids {
-            let row = variance::Entity::find_by_id(id)
-                .filter(variance::Column::MigrationId.eq(migration_id))
-                .one(&txn)
-                .await?
-                .ok_or(StoreError::Conflict)?;
-            let from = Status::parse(&row.status).ok_or_else(|| corrupt(id, "status"))?;
-            if from != expected {
-                return Err(StoreError::Conflict);
-            }
-            let to = next(from, change.action).map_err(|e| StoreError::Db(e.to_string()))?;
-            let mut am: variance::ActiveModel = row.into();
-            am.status = Set(to.as_str().to_string());
-            match change.action {
-                Action::Explain => {
-                    am.explanation = Set(change.explanation.as_ref().map(json));
-                    am.accepted_by = Set(None);
-                }
-                Action::Accept => am.accepted_by = Set(Some(change.actor.clone())),
-                Action::Reopen => am.accepted_by = Set(None),
-                _ => {}
-            }
-            am.update(&txn).await?;
-            event(
-                &txn,
-                id,
-                change.at,
-                &change.actor,
-                change.action,
-                Some(from),
-                to,
-                &change.why,
-                None,
-            )
-            .await?;
-            out.push(to);
-        }
+        let out = apply_changes(&txn, migration_id, ids, change).await?;
         txn.commit().await?;
         Ok(out)
     }
+
+    /// Like [`Store::change_variances`], and logs the command in the hash-chained
+    /// transition log in the same transaction, decided by `decide` on the snapshot read
+    /// under the migration's write lock: accepted (the changes land with their entry) or
+    /// refused (logged, nothing changed). Returns the entry and, when accepted, the new
+    /// statuses.
+    pub async fn variance_command(
+        &self,
+        command: &Command,
+        at: DateTime<Utc>,
+        ids: &[(i32, Status)],
+        change: &Change,
+        decide: impl FnOnce(&crate::Snapshot) -> Result<Decision, Refusal>,
+    ) -> Result<(crate::LogEntry, Result<Vec<Status>, Refusal>), StoreError> {
+        let txn = self.begin_write().await?;
+        if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            crate::entity::migration::Entity::find()
+                .order_by_asc(crate::entity::migration::Column::Id)
+                .lock_exclusive()
+                .one(&txn)
+                .await?;
+        }
+        let snap = self.load_in(&txn).await?;
+        let decided = decide(&snap);
+        let statuses = match &decided {
+            Ok(_) => Some(apply_changes(&txn, snap.migration_id, ids, change).await?),
+            Err(_) => None,
+        };
+        let facts = serde_json::to_string(&snap.facts).unwrap_or_else(|_| "{}".into());
+        let entry = self
+            .append(
+                &txn,
+                crate::Base {
+                    migration_id: snap.migration_id,
+                    version: snap.version,
+                    old: &snap.state,
+                    plan_version: snap.plan.version,
+                    state_sha256: &snap.state_sha256,
+                    facts,
+                },
+                at,
+                command,
+                decided.as_ref(),
+                &[],
+                None,
+                None,
+            )
+            .await?;
+        txn.commit().await?;
+        Ok((
+            entry,
+            match decided {
+                Ok(_) => Ok(statuses.unwrap_or_default()),
+                Err(r) => Err(r),
+            },
+        ))
+    }
+}
+
+/// Applies `change` to every variance of `ids` inside `txn` (see
+/// [`Store::change_variances`]).
+async fn apply_changes(
+    txn: &DatabaseTransaction,
+    migration_id: i32,
+    ids: &[(i32, Status)],
+    change: &Change,
+) -> Result<Vec<Status>, StoreError> {
+    let mut out = Vec::new();
+    for &(id, expected) in ids {
+        let row = variance::Entity::find_by_id(id)
+            .filter(variance::Column::MigrationId.eq(migration_id))
+            .one(txn)
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        let from = Status::parse(&row.status).ok_or_else(|| corrupt(id, "status"))?;
+        if from != expected {
+            return Err(StoreError::Conflict);
+        }
+        let mut to = next(from, change.action).map_err(|e| StoreError::Db(e.to_string()))?;
+        let mut acceptances: Vec<Acceptance> = row
+            .acceptances
+            .as_deref()
+            .map(|a| serde_json::from_str(a).map_err(|_| corrupt(id, "acceptances")))
+            .transpose()?
+            .unwrap_or_default();
+        let mut am: variance::ActiveModel = row.into();
+        match change.action {
+            Action::Explain | Action::Reopen => {
+                if change.action == Action::Explain {
+                    am.explanation = Set(change.explanation.as_ref().map(json));
+                }
+                am.accepted_by = Set(None);
+                am.acceptances = Set(None);
+            }
+            Action::Accept => {
+                let accept = change.accept.clone().unwrap_or_default();
+                let required: Vec<String> = accept
+                    .required
+                    .iter()
+                    .find(|(v, _)| *v == id)
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_default();
+                let have: BTreeSet<&str> = acceptances
+                    .iter()
+                    .flat_map(|a| a.layers.iter().map(String::as_str))
+                    .collect();
+                let layers: Vec<String> = accept
+                    .layers
+                    .iter()
+                    .filter(|l| required.contains(l) && !have.contains(l.as_str()))
+                    .cloned()
+                    .collect();
+                if layers.is_empty() && !required.is_empty() {
+                    return Err(StoreError::Conflict);
+                }
+                acceptances.push(Acceptance {
+                    by: change.actor.clone(),
+                    layers,
+                    at: change.at,
+                });
+                let done = required
+                    .iter()
+                    .all(|l| acceptances.iter().any(|a| a.layers.contains(l)));
+                if !done {
+                    to = Status::Explained;
+                }
+                am.accepted_by = Set(Some(change.actor.clone()));
+                am.acceptances = Set(Some(json(&acceptances)));
+            }
+            _ => {}
+        }
+        am.status = Set(to.as_str().to_string());
+        am.update(txn).await?;
+        event(
+            txn,
+            id,
+            change.at,
+            &change.actor,
+            change.action,
+            Some(from),
+            to,
+            &change.why,
+            None,
+        )
+        .await?;
+        out.push(to);
+    }
+    Ok(out)
 }

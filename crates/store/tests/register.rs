@@ -217,6 +217,7 @@ async fn changes_follow_the_status_machine_and_are_kept() {
                 at: t(5),
                 expires: None,
             }),
+            accept: None,
         };
         // Accepting an open variance is refused and changes nothing.
         let accept = Change {
@@ -225,6 +226,7 @@ async fn changes_follow_the_status_machine_and_are_kept() {
             why: String::new(),
             at: t(6),
             explanation: None,
+            accept: None,
         };
         assert!(
             store

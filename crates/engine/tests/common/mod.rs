@@ -134,6 +134,7 @@ pub fn plan() -> Plan {
             person("olga", false, &[]),
         ],
         metrics: vec![],
+        variance_policy: Default::default(),
         checks: vec![
             manual("links", "affiliate"),
             Check {
@@ -288,7 +289,10 @@ pub fn run(check: &str, outcome: Outcome, recorded_at: DateTime<Utc>) -> CheckRu
 }
 
 pub fn facts(runs: Vec<CheckRun>) -> Facts {
-    Facts { check_runs: runs }
+    Facts {
+        check_runs: runs,
+        ..Facts::default()
+    }
 }
 
 /// The check runs a decision asks the caller to store.

@@ -33,6 +33,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub explanation: Option<String>,
     pub accepted_by: Option<String>,
+    /// JSON list of `{by, layers, at}` since the last explanation, or NULL.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub acceptances: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
