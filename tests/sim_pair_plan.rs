@@ -30,7 +30,7 @@ fn the_example_plan_reads_its_reference_data_from_the_simulator() {
             .env("CUTOVER_DATABASE_URL", &db)
             .env("EVERFLOW_BASE_URL", format!("{base}/old"))
             .env("TUNE_BASE_URL", format!("{base}/new"))
-            .env("ECB_RATES_CSV_URL", format!("{base}/rates/rates.csv"))
+            .env("ECB_RATES_URL", format!("{base}/rates/eurofxref-hist.xml"))
             .env("CRM_EXPORT_URL", format!("{base}/crm/partners.csv"))
             .output()
             .expect("run pull");

@@ -16,7 +16,7 @@
 //! - today's events appear as their time passes when the program is live; today's aggregates
 //!   scale linearly with the clock instead, so for today the two agree only roughly.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, TimeDelta, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::program::{Platform, Program, mix};
@@ -94,6 +94,23 @@ fn split(total: Decimal, weights: &[u64]) -> Vec<Decimal> {
 }
 
 impl Program {
+    /// The offset `platform` writes its times at and starts its days at: UTC+1 on the new
+    /// platform with the day-boundary shift (its day starts an hour earlier), else UTC.
+    pub fn offset(&self, platform: Platform) -> FixedOffset {
+        let secs = if platform == Platform::New && self.diffs.tz_shift {
+            3600
+        } else {
+            0
+        };
+        FixedOffset::east_opt(secs).unwrap_or(FixedOffset::east_opt(0).expect("zero offset"))
+    }
+
+    /// The day of instant `at` on `platform`'s own calendar: the day its reports, its
+    /// partner history (valid_from / valid_to) and its rates are dated in.
+    pub fn platform_day(&self, platform: Platform, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.offset(platform)).date_naive()
+    }
+
     /// Events are served once recorded before this instant: the end of `today`, or the
     /// wall clock on `today` when live.
     pub fn event_cutoff(&self) -> DateTime<Utc> {
@@ -125,11 +142,12 @@ impl Program {
         let n_reg = f.registrations.max(0) as usize;
         let n_ftd = (f.ftd_count.max(0) as usize).min(n_reg);
         let age = (self.today - day).num_days();
-        let fx = |v: Decimal| {
+        // The new platform converts at the rate of the event's own (platform) day.
+        let fx = |v: Decimal, at: DateTime<Utc>| {
             if !new {
                 return v;
             }
-            let v = match self.new_rate(day) {
+            let v = match self.new_rate(self.platform_day(Platform::New, at)) {
                 Some(r) => v * r,
                 None => v,
             };
@@ -201,7 +219,7 @@ impl Program {
                     at + TimeDelta::seconds((h(4, k) % dleft as u64) as i64),
                 );
                 dep.amount = Decimal::new(1_000 + (h(5, k) % 20_000) as i64, 2);
-                dep.amount = fx(dep.amount);
+                dep.amount = fx(dep.amount, dep.occurred_at);
                 out.push(dep);
             }
             if new {
@@ -218,17 +236,21 @@ impl Program {
                 if d.wrong_rate && i == self.wrong_rate_partner {
                     e.payout = (e.payout * Decimal::new(9, 1)).round_dp(4);
                 }
-                e.amount = fx(e.amount);
-                e.payout = fx(e.payout);
+                e.amount = fx(e.amount, at);
+                e.payout = fx(e.payout, at);
             }
             out.push(e);
         }
         let cutoff = self.event_cutoff();
         out.retain(|e| e.recorded_at < cutoff);
         if new && d.new_ids {
+            // The account live on the event's day as the platform dates it (the day its
+            // partner history says who owned the account), not the UTC day it was
+            // generated for.
             for e in &mut out {
                 if let Some(j) = self.index_of(&e.partner) {
-                    e.partner = self.event_account(j, &e.link, day);
+                    let local = self.platform_day(Platform::New, e.occurred_at);
+                    e.partner = self.event_account(j, &e.link, local);
                 }
             }
         }
@@ -246,7 +268,9 @@ impl Program {
         if d.tz_shift {
             v.push(json!({"cause": "timezone_day_shift", "affects_events": true, "detail": "same instants; the new platform writes EventDate/CreationDate at +01:00, so an event after 23:00 UTC falls on the next local day"}));
         }
-        if let Some(r) = d.fx_rate {
+        if d.daily_rates {
+            v.push(json!({"cause": "fx_rate", "affects_events": true, "rate": "ecb_daily", "detail": "Amount and Payout in USD on the new platform, at the ECB rate of the event's day as the new platform dates it (+01:00)"}));
+        } else if let Some(r) = d.fx_rate {
             v.push(json!({"cause": "fx_rate", "affects_events": true, "rate": r.to_string(), "detail": "Amount and Payout in USD on the new platform"}));
         }
         if d.rounding {
@@ -356,6 +380,40 @@ mod tests {
                 .count()
         };
         assert!(count(Platform::New) < count(Platform::Old));
+    }
+
+    /// Regression: the new platform picked an event's account by the event's UTC day, while
+    /// its partner history (the crosswalk) and its reports are dated in its own day, which
+    /// starts an hour earlier. An FTD at 23:30 UTC the evening before the hand-over day
+    /// carried the account that closes on that day: `check run` mapped it on its local
+    /// day, found no crosswalk line (`unmapped_partner`), and the handed-over account's
+    /// events of that hour mapped to the partner it was handed to.
+    #[test]
+    fn new_events_carry_the_account_live_on_the_platforms_own_day() {
+        let p = program(Differences::real_pair());
+        let t = p.accounts.transfer.clone();
+        let history = p.accounts.history();
+        let mut boundary = 0;
+        for i in [t.from, t.to] {
+            for day in [t.day.pred_opt().unwrap(), t.day] {
+                for e in p.events(i, day, Platform::New) {
+                    let local = p.platform_day(Platform::New, e.occurred_at);
+                    if local != e.occurred_at.date_naive() {
+                        boundary += 1;
+                    }
+                    // The crosswalk's contract: valid_from inclusive, valid_to exclusive.
+                    let owners: Vec<usize> = history
+                        .iter()
+                        .filter(|r| r.account == e.partner)
+                        .filter(|r| r.from.is_none_or(|f| f <= local))
+                        .filter(|r| r.to.is_none_or(|x| local < x))
+                        .map(|r| r.owner)
+                        .collect();
+                    assert_eq!(owners, [i], "event {} at {}", e.id, e.occurred_at);
+                }
+            }
+        }
+        assert!(boundary > 0, "some events fall on the next platform day");
     }
 
     #[test]

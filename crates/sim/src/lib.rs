@@ -100,6 +100,75 @@ struct AppState {
     faults: Faults,
     keys: Keys,
     requests: AtomicU32,
+    /// The event lists of the latest Actions queries, so that paging through one query
+    /// generates its events once instead of once per page.
+    events: std::sync::Mutex<Vec<(EventQuery, Arc<Vec<SimEvent>>)>>,
+}
+
+/// What an Actions page is cut from: the platform, the queried instants and, while events
+/// of the window may still arrive, the cutoff they are served before (it moves with the
+/// clock when the program is live).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EventQuery {
+    platform: Platform,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+    cutoff: Option<chrono::DateTime<Utc>>,
+}
+
+/// How many event lists [`AppState::events`] keeps (one query per platform at a time).
+const EVENT_CACHE: usize = 2;
+
+impl AppState {
+    /// Every event `platform` reports as occurred in `from..to`, in the order the pages
+    /// serve them. Generated once per query and cutoff; later pages reuse the list.
+    fn events(
+        &self,
+        platform: Platform,
+        from: chrono::DateTime<Utc>,
+        to: chrono::DateTime<Utc>,
+    ) -> Arc<Vec<SimEvent>> {
+        let program = &self.program;
+        // An event is recorded at most `late_days` days and a day after it occurred: a
+        // window that ended before that is settled, whatever the clock says.
+        let cutoff = program.event_cutoff();
+        let settled = chrono::Days::new(u64::from(program.diffs.late_days) + 1);
+        let key = EventQuery {
+            platform,
+            from,
+            to,
+            cutoff: to
+                .checked_add_days(settled)
+                .is_none_or(|t| t > cutoff)
+                .then_some(cutoff),
+        };
+        let lock = || self.events.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, list)) = lock().iter().find(|(k, _)| *k == key) {
+            return Arc::clone(list);
+        }
+        let mut events = Vec::new();
+        let mut d = from.date_naive();
+        let last = (to - chrono::TimeDelta::seconds(1)).date_naive();
+        while d <= last {
+            for i in 0..program.partners.len() {
+                events.extend(
+                    program
+                        .events(i, d, platform)
+                        .into_iter()
+                        .filter(|e| e.occurred_at >= from && e.occurred_at < to),
+                );
+            }
+            d = d + chrono::Days::new(1);
+        }
+        let list = Arc::new(events);
+        let mut cache = lock();
+        cache.retain(|(k, _)| *k != key);
+        if cache.len() >= EVENT_CACHE {
+            cache.remove(0);
+        }
+        cache.push((key, Arc::clone(&list)));
+        list
+    }
 }
 
 /// A running simulator.
@@ -158,6 +227,7 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHa
         faults: config.faults,
         keys: config.keys,
         requests: AtomicU32::new(0),
+        events: std::sync::Mutex::new(Vec::new()),
     });
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -916,29 +986,12 @@ async fn impact_actions(
         .unwrap_or(100)
         .clamp(1, 20_000);
     let program = &state.program;
-    let mut events = Vec::new();
-    let mut d = from.date_naive();
-    let last = (to - chrono::TimeDelta::seconds(1)).date_naive();
-    while d <= last {
-        for i in 0..program.partners.len() {
-            events.extend(
-                program
-                    .events(i, d, pf)
-                    .into_iter()
-                    .filter(|e| e.occurred_at >= from && e.occurred_at < to),
-            );
-        }
-        d = d + chrono::Days::new(1);
-    }
+    let events = state.events(pf, from, to);
     let total = events.len();
     let pages = total.div_ceil(size).max(1);
     let start = (page - 1).saturating_mul(size).min(total);
     let end = start.saturating_add(size).min(total);
-    let offset = match (pf, program.diffs.tz_shift) {
-        (Platform::New, true) => chrono::FixedOffset::east_opt(3600),
-        _ => chrono::FixedOffset::east_opt(0),
-    }
-    .unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"));
+    let offset = program.offset(pf);
     let at = |t: chrono::DateTime<Utc>| {
         t.with_timezone(&offset)
             .format("%Y-%m-%dT%H:%M:%S%:z")
