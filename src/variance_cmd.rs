@@ -17,7 +17,7 @@ use cutover_recon::register::{Action, Status, next};
 use cutover_store::{Accept, Change, Explanation, Store, StoreError, Variance};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use tracing::warn;
+use tracing::info;
 
 use crate::{Failure, head_line, log_refusal, now, open, print_json, stored_plan};
 
@@ -94,10 +94,8 @@ pub struct Target {
 
 /// A refusal of a variance command, before anything is changed (logged by the caller).
 fn refused(message: String) -> Refusal {
-    warn!("variance command refused: {message}");
-    Refusal::Invalid {
-        reason: format!("{message}; nothing was changed"),
-    }
+    info!("variance command refused: {message}");
+    Refusal::Invalid { reason: message }
 }
 
 /// The layer that accepts a variance of `metric` found by `check` (see

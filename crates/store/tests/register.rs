@@ -280,3 +280,91 @@ async fn changes_follow_the_status_machine_and_are_kept() {
         );
     }
 }
+
+#[tokio::test]
+async fn variance_commands_land_with_their_log_entry_and_refusals_change_nothing() {
+    use cutover_engine::{Refusal, VarianceAction};
+    for b in backends().await {
+        let (store, plan) = started(&b.url).await;
+        let mid = store.load().await.unwrap().migration_id;
+        run(&store, &plan, t(1), &findings("90.00"), true).await;
+        let v = store.variances(mid).await.unwrap();
+        let id = v[0].id;
+        // The facts every command loads carry the live variances.
+        let facts = store.load().await.unwrap().facts.variances;
+        assert_eq!(facts.len(), 2, "{}", b.name);
+        assert_eq!(facts[0].id, id);
+        assert_eq!(facts[0].delta, dec("-10.10"));
+        assert_eq!(facts[0].money_impact, Some(dec("10.10")));
+        let cmd = Command::Variance {
+            by: "alex".into(),
+            action: VarianceAction::Explain,
+            ids: vec![id],
+            group: None,
+            category: Some("fx".into()),
+            note: Some("rates".into()),
+            expires: None,
+        };
+        let explain = Change {
+            action: Action::Explain,
+            actor: "alex".into(),
+            why: "rates".into(),
+            at: t(5),
+            explanation: Some(Explanation {
+                category: "fx".into(),
+                note: "rates".into(),
+                by: "alex".into(),
+                at: t(5),
+                expires: None,
+            }),
+            accept: None,
+        };
+        // Refused under the lock: logged, nothing changed.
+        let (entry, result) = store
+            .variance_command(&cmd, t(5), &[(id, Status::Open)], &explain, |_| {
+                Err(Refusal::Invalid {
+                    reason: "no".into(),
+                })
+            })
+            .await
+            .unwrap();
+        assert!(result.is_err());
+        assert_eq!(
+            (entry.kind.as_str(), entry.result.as_str()),
+            ("variance_explain", "refused")
+        );
+        assert_eq!(
+            store.variance(mid, id).await.unwrap().unwrap().status,
+            Status::Open
+        );
+        // Accepted: the change and its entry land together.
+        let (entry, result) = store
+            .variance_command(&cmd, t(6), &[(id, Status::Open)], &explain, |snap| {
+                decide(&plan, &snap.state, &snap.facts, &cmd, t(6))
+            })
+            .await
+            .unwrap();
+        assert_eq!(result.unwrap(), [Status::Explained], "{}", b.name);
+        assert_eq!(
+            (entry.kind.as_str(), entry.result.as_str()),
+            ("variance_explain", "accepted")
+        );
+        assert_eq!(
+            store.variance(mid, id).await.unwrap().unwrap().status,
+            Status::Explained
+        );
+        // A stale expected status: a conflict, and no entry.
+        let before = store.log().await.unwrap().len();
+        assert!(matches!(
+            store
+                .variance_command(&cmd, t(7), &[(id, Status::Open)], &explain, |snap| {
+                    decide(&plan, &snap.state, &snap.facts, &cmd, t(7))
+                })
+                .await,
+            Err(StoreError::Conflict)
+        ));
+        assert_eq!(store.log().await.unwrap().len(), before);
+        let audit = store.audit(None).await.unwrap();
+        assert!(audit.ok(), "{}: {:?}", b.name, audit.problems);
+    }
+}
