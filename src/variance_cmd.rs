@@ -334,7 +334,7 @@ pub async fn run(url: &str, cmd: VarianceCmd) -> Result<u8, Failure> {
                         .unwrap_or_default(),
                 );
                 println!(
-                    "  owner {}; accepted by {}",
+                    "  owner {}; needs acceptance by {}",
                     owner(&plan, &v.key.check, &v.key.metric).unwrap_or_else(|| "none".into()),
                     required.join(" and ")
                 );
@@ -636,10 +636,28 @@ async fn apply(
         .and_then(|_| person(plan, &change.actor))
         .and_then(|who| {
             let targets = found?;
-            for v in &targets {
-                allowed(plan, who, v, &change)?;
+            if target.group.is_none() {
+                for v in &targets {
+                    allowed(plan, who, v, &change)?;
+                }
+                return Ok((who, targets));
             }
-            Ok((who, targets))
+            // A group acts on the members this person may change (another layer's
+            // members, or ones this layer accepted already, stay as they are).
+            let mut first = None;
+            let mut kept = Vec::new();
+            for v in targets {
+                match allowed(plan, who, &v, &change) {
+                    Ok(()) => kept.push(v),
+                    Err(r) => {
+                        first.get_or_insert(r);
+                    }
+                }
+            }
+            match (kept.is_empty(), first) {
+                (true, Some(r)) => Err(r),
+                _ => Ok((who, kept)),
+            }
         });
     let (who, targets) = match checked {
         Ok(x) => x,

@@ -64,10 +64,14 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
+        Env::with(OLD, NEW)
+    }
+
+    fn with(old: &str, new: &str) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
-        std::fs::write(dir.path().join("old.csv"), OLD).unwrap();
-        std::fs::write(dir.path().join("new.csv"), NEW).unwrap();
+        std::fs::write(dir.path().join("old.csv"), old).unwrap();
+        std::fs::write(dir.path().join("new.csv"), new).unwrap();
         let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
         let env = Env { dir, db };
         env.ok(&["start", "plan.yaml", "--as", "lead"]);
@@ -275,6 +279,53 @@ fn the_gate_blocks_on_unexplained_material_variances_and_opens_once_accepted() {
     ]
     .map(|(k, r)| (k.to_string(), r.to_string()));
     assert_eq!(kinds, want);
+    env.ok(&["history", "verify"]);
+}
+
+#[test]
+fn a_group_is_accepted_by_each_layer_for_the_members_it_needs() {
+    // Two FTDs attributed to P2 instead of P1: the classifier groups the four keys.
+    let env = Env::with(
+        "partner,day,ftd_count,ftd_amount,currency
+P1,2026-10-01,5,500.00,EUR
+P2,2026-10-01,3,300.00,EUR
+",
+        "partner,day,ftd_count,ftd_amount,currency
+P1,2026-10-01,3,300.00,EUR
+P2,2026-10-01,5,500.00,EUR
+",
+    );
+    let list = env.list();
+    assert_eq!(list.len(), 4, "{list:#?}");
+    let group = list[0]["group"].as_str().unwrap().to_string();
+    assert!(
+        list.iter().all(|v| v["group"] == group.as_str()),
+        "{list:#?}"
+    );
+    env.ok(&[
+        "variance",
+        "explain",
+        "--group",
+        &group,
+        "--category",
+        "attribution_swap",
+        "--note",
+        "deal moved",
+        "--as",
+        "bea",
+    ]);
+    // Finance accepts the two amounts (the counts are BI's); the plan asks BI too.
+    let out = env.ok(&["variance", "accept", "--group", &group, "--as", "fiona"]);
+    assert_eq!(out.matches("awaiting acceptance by bi").count(), 2, "{out}");
+    assert!(!out.contains("ftd_count"), "{out}");
+    // BI accepts all four: its own counts and its share of the amounts.
+    let out = env.ok(&["variance", "accept", "--group", &group, "--as", "bo"]);
+    assert_eq!(out.matches("-> accepted by bo").count(), 4, "{out}");
+    assert!(env.list().iter().all(|v| v["status"] == "accepted"));
+    // Nothing left to accept: refused with a reason, logged.
+    let o = env.run(&["variance", "accept", "--group", &group, "--as", "fiona"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    env.ok(&["advance", "--as", "lead", "--from", "parallel_validation"]);
     env.ok(&["history", "verify"]);
 }
 

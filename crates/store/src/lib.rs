@@ -160,6 +160,26 @@ pub struct Snapshot {
     pub state_sha256: String,
 }
 
+/// The facts a log entry keeps: the check runs as they are, and the register's live
+/// variances as their count and the sha256 of their JSON (a register of thousands of keys
+/// would otherwise be copied into every entry; the digest still pins what was decided on).
+pub fn facts_json(facts: &Facts) -> String {
+    let mut value = serde_json::to_value(facts).unwrap_or_else(|_| serde_json::json!({}));
+    if !facts.variances.is_empty()
+        && let Some(map) = value.as_object_mut()
+    {
+        let list = serde_json::to_string(&facts.variances).unwrap_or_default();
+        map.insert(
+            "variances".into(),
+            serde_json::json!({
+                "live": facts.variances.len(),
+                "sha256": hex::encode(Sha256::digest(list.as_bytes())),
+            }),
+        );
+    }
+    serde_json::to_string(&value).unwrap_or_else(|_| "{}".into())
+}
+
 /// The sha256 of a plan's text, hex.
 pub fn content_hash(content: &str) -> String {
     hex::encode(Sha256::digest(content.as_bytes()))
@@ -732,7 +752,7 @@ impl Store {
             (Ok(_), Some(text)) => Some(new_plan(&snap, &decided.command, text)?),
             _ => None,
         };
-        let facts = serde_json::to_string(&snap.facts).unwrap_or_else(|_| "{}".into());
+        let facts = facts_json(&snap.facts);
         let entry = self
             .append(
                 txn,
@@ -764,7 +784,7 @@ impl Store {
         findings: &[NewFinding],
         new_plan: Option<NewPlan<'_>>,
     ) -> Result<LogEntry, StoreError> {
-        let facts = serde_json::to_string(&snap.facts).unwrap_or_else(|_| "{}".into());
+        let facts = facts_json(&snap.facts);
         let txn = self.begin_write().await?;
         let entry = self
             .append(

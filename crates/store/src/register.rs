@@ -492,7 +492,7 @@ impl Store {
             Ok(_) => Some(apply_changes(&txn, snap.migration_id, ids, change).await?),
             Err(_) => None,
         };
-        let facts = serde_json::to_string(&snap.facts).unwrap_or_else(|_| "{}".into());
+        let facts = crate::facts_json(&snap.facts);
         let entry = self
             .append(
                 &txn,

@@ -353,6 +353,14 @@ async fn variance_commands_land_with_their_log_entry_and_refusals_change_nothing
             store.variance(mid, id).await.unwrap().unwrap().status,
             Status::Explained
         );
+        // The entry pins the live variances by count and digest, not by a copy.
+        let f: serde_json::Value = serde_json::from_str(&entry.facts).unwrap();
+        assert_eq!(f["variances"]["live"], 2, "{f}");
+        assert_eq!(
+            f["variances"]["sha256"].as_str().map(str::len),
+            Some(64),
+            "{f}"
+        );
         // A stale expected status: a conflict, and no entry.
         let before = store.log().await.unwrap().len();
         assert!(matches!(
