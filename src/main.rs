@@ -7,6 +7,7 @@ mod notify_cmd;
 mod pull_cmd;
 mod recon_cmd;
 mod render;
+mod serve_cmd;
 mod sim_cmd;
 mod variance_cmd;
 
@@ -28,13 +29,22 @@ use cutover_runtime::RunError as Failure;
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    // A long-running process tells what it does; a command only warns.
+    let level = match cli.command {
+        Cmd::Serve(_) | Cmd::Worker(_) => "info,sqlx=error,apalis=warn",
+        _ => "warn,sqlx=error",
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match cli.log_format {
+        cli::LogFormat::Json => logs.json().init(),
+        cli::LogFormat::Text => logs.init(),
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -153,6 +163,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Report(r) => variance_cmd::report(&url, r).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,
+        Cmd::Serve(args) => serve_cmd::serve(&url, args).await,
+        Cmd::Worker(args) => serve_cmd::worker(&url, args).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
         Cmd::GenRecon(args) => Ok(recon_cmd::gen_recon(&args)),
         Cmd::History(h) => match h.action {
@@ -393,7 +405,7 @@ async fn execute(url: &str, command: Command, json: bool) -> Result<u8, Failure>
 /// [`cutover_runtime::decide_and_store`]), then prints it.
 async fn decide_and_store(
     store: &Store,
-    build: &dyn Fn(&Snapshot, &Plan) -> Result<Command, Failure>,
+    build: &(dyn Fn(&Snapshot, &Plan) -> Result<Command, Failure> + Sync),
     extra: Extra<'_>,
     json: bool,
 ) -> Result<u8, Failure> {
@@ -414,6 +426,10 @@ fn report_stored(stored: Stored, json: bool) -> u8 {
                 "Plan unchanged: it is already version {version} (sha256 {}); nothing was logged.",
                 short_hash(&hash)
             );
+            0
+        }
+        Stored::AlreadyStored { log_seq } => {
+            println!("Already recorded (log entry #{log_seq}); nothing was stored.");
             0
         }
     }

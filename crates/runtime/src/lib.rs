@@ -7,7 +7,10 @@
 pub mod check;
 pub mod decide;
 mod error;
+pub mod jobs;
 pub mod pull;
+pub mod schedule;
+pub mod scheduler;
 
 pub use decide::{Extra, Stored, decide_and_store, now, rows_for, stored_loaded, stored_plan};
 pub use error::RunError;

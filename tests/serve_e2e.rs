@@ -1,0 +1,271 @@
+//! End-to-end: `cutover serve` runs the active phase's checks on their cron schedule (every
+//! 2 seconds here) against `cutover sim`, stores each run once per check, window and plan
+//! version, and delivers the owners' digests to a real SMTP server (aiosmtpd); killed with
+//! SIGKILL and restarted, it stores no second run and queues no second email. On Postgres
+//! (`CUTOVER_TEST_DATABASE_URL`), two `serve` processes run each tick once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+use support::{Env, sim_plan, start_sim, text};
+
+/// The simulator plan with both checks scheduled every 2 seconds (6-field cron).
+fn fast_plan(migration: &str) -> String {
+    let plan = sim_plan(migration)
+        .replace("\"0 7 * * *\"", "\"*/2 * * * * *\"")
+        .replace("\"0 8 * * *\"", "\"*/2 * * * * *\"");
+    assert_eq!(plan.matches("*/2 * * * * *").count(), 2, "{plan}");
+    plan
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// aiosmtpd on a free port writing each message into `dir`, or `None` (outside CI) when
+/// it is not installed.
+fn start_sink(dir: &Path) -> Option<(Proc, u16)> {
+    let ok = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 with aiosmtpd is required under CI=true (.ci/run installs it)"
+        );
+        eprintln!("skipping: python3 -m pip install aiosmtpd to run it");
+        return None;
+    }
+    let port = free_port();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/notify/tests/smtp_sink.py"
+    );
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start aiosmtpd");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    Some((Proc(child), port))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `cutover serve` on a free port; returns it once its first line named the address.
+fn start_serve(env: &Env, smtp_port: Option<u16>, log: &Path) -> (Proc, String) {
+    let mut cmd = env.command(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--deliver-every",
+        "1",
+        "--poll-ms",
+        "100",
+    ]);
+    if let Some(p) = smtp_port {
+        cmd.env("CUTOVER_SMTP_URL", format!("smtp://127.0.0.1:{p}"));
+    }
+    let log = std::fs::File::create(log).unwrap();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while out.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
+    let addr = line
+        .trim()
+        .strip_prefix("cutover serve: /healthz on http://")
+        .and_then(|r| r.split(';').next())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (Proc(child), addr)
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// The recorded runs: (check, window) -> how many, from `history --json`.
+fn runs(env: &Env) -> BTreeMap<(String, String), usize> {
+    let o = env.run(&["history", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("json");
+    let mut out = BTreeMap::new();
+    for e in entries {
+        let c = &e["command"];
+        if c["command"] == "record_run" {
+            let check = c["check"].as_str().unwrap_or_default().to_owned();
+            *out.entry((check, c["window"].to_string())).or_default() += 1;
+        }
+    }
+    out
+}
+
+fn outbox(env: &Env) -> Vec<serde_json::Value> {
+    let o = env.run(&["notify", "outbox", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).expect("outbox json")
+}
+
+/// The `Message-ID`s and `To`s of the messages the sink received.
+fn received(dir: &Path) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("eml") {
+            continue;
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        let mail = mailparse::parse_mail(&bytes).expect("MIME");
+        let h = |name: &str| {
+            mail.headers
+                .iter()
+                .find(|h| h.get_key().eq_ignore_ascii_case(name))
+                .map(|h| h.get_value())
+                .unwrap_or_default()
+        };
+        out.push((h("Message-ID"), h("To"), h("Subject")));
+    }
+    out
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn history_of(env: &Env) -> String {
+    text(&env.run(&["history"]))
+}
+
+#[test]
+fn serve_runs_scheduled_checks_mails_digests_and_survives_sigkill() {
+    let (_sim, base) = start_sim();
+    let env = Env::new(&fast_plan("serve-e2e"), base);
+    let mail = env.dir.path().join("received");
+    let Some((_smtp, smtp_port)) = start_sink(&mail) else {
+        return;
+    };
+    let o = env.run(&["start", "plan.yaml", "--as", "lead"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let log1 = env.dir.path().join("serve1.log");
+    let (serve, addr) = start_serve(&env, Some(smtp_port), &log1);
+    let health = get(&addr, "/healthz");
+    assert!(
+        health.starts_with("HTTP/1.1 200") || health.starts_with("HTTP/1.0 200"),
+        "{health}"
+    );
+    assert!(health.ends_with("ok\n"), "{health}");
+
+    // Both checks run (once each for yesterday's window) and bea's digests arrive.
+    wait_for("both checks to run", Duration::from_secs(120), || {
+        runs(&env).len() == 2
+    });
+    wait_for("bea's digests", Duration::from_secs(60), || {
+        received(&mail)
+            .iter()
+            .filter(|(_, to, s)| to.contains("bea@example.com") && s.contains("check results"))
+            .count()
+            >= 2
+    });
+    let got = received(&mail);
+    assert!(
+        !got.iter()
+            .any(|(_, to, s)| to.contains("lead@") && s.contains("check results")),
+        "the lead owns no layer: {got:?}"
+    );
+    // Later ticks fall on the same window and plan version: nothing more is stored.
+    std::thread::sleep(Duration::from_secs(5));
+    let before = runs(&env);
+    assert!(
+        before.values().all(|&n| n == 1),
+        "{before:?}\n{}",
+        history_of(&env)
+    );
+
+    // SIGKILL (no chance to clean up), restart: no second run, no second email.
+    drop(serve);
+    let log2 = env.dir.path().join("serve2.log");
+    let (_serve2, addr2) = start_serve(&env, Some(smtp_port), &log2);
+    assert!(get(&addr2, "/healthz").ends_with("ok\n"));
+    std::thread::sleep(Duration::from_secs(8));
+    let after = runs(&env);
+    assert_eq!(after, before, "{}", history_of(&env));
+    let rows = outbox(&env);
+    wait_for("every queued message sent", Duration::from_secs(30), || {
+        outbox(&env).iter().all(|r| r["status"] == "sent")
+    });
+    let keys: BTreeSet<&str> = rows.iter().filter_map(|r| r["key"].as_str()).collect();
+    assert_eq!(keys.len(), rows.len(), "{rows:?}");
+    let ids: BTreeSet<String> = received(&mail).into_iter().map(|(id, _, _)| id).collect();
+    assert_eq!(
+        ids.len(),
+        outbox(&env).len(),
+        "one message per outbox row: {:?}",
+        received(&mail)
+    );
+    let log = std::fs::read_to_string(&log1).unwrap_or_default();
+    assert!(
+        log.contains("check_job"),
+        "spans per job in the log:\n{log}"
+    );
+}
+
+#[test]
+fn bad_smtp_url_is_one_line_and_exit_2() {
+    let env = Env::new(&fast_plan("serve-bad-smtp"), "http://127.0.0.1:9".into());
+    let o = env
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .env(
+            "CUTOVER_SMTP_URL",
+            "smtp://u:s3cr3t@mail.example.com:notaport",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("CUTOVER_SMTP_URL"), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert!(o.stdout.is_empty(), "{}", text(&o));
+}
