@@ -247,7 +247,12 @@ async fn handle(
         window = %format!("{}..{}", job.from, job.to),
         attempt = n
     );
-    run_job(&job, n, &ctx).instrument(span).await
+    async {
+        info!(tick = %job.tick.to_rfc3339(), "picked up");
+        run_job(&job, n, &ctx).await
+    }
+    .instrument(span)
+    .await
 }
 
 /// Runs one job: nothing if its key was stored before or its check is no longer
@@ -332,5 +337,78 @@ fn log_stored(stored: &Stored, outcome: Option<Outcome>) {
         ),
         Stored::AlreadyStored { log_seq } => info!(log_seq, "already stored by another job"),
         Stored::PlanUnchanged { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The stall apalis-core 1.0.0's interval strategy has: after it fired, the worker
+    /// must be woken for the next period without polling the strategy in between.
+    #[tokio::test]
+    async fn tick_stays_armed_after_it_fired() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let snap = PollSnapshot::default();
+        let mut tick = Tick::new(Duration::from_millis(50));
+        // The first tick: whenever the timer driver has seen it.
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            std::future::poll_fn(|cx| tick.poll_drive(cx, &snap).map(|_| ())),
+        )
+        .await
+        .expect("first tick");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(tick.poll_drive(&mut cx, &snap).is_ready());
+        let woken = count.0.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            count.0.load(Ordering::SeqCst) > woken,
+            "not woken after the period"
+        );
+        assert!(tick.poll_drive(&mut cx, &snap).is_ready());
+        // Once drained it is pending again until the next period.
+        assert!(tick.poll_drive(&mut cx, &snap).is_pending());
+    }
+
+    #[tokio::test]
+    async fn backoff_doubles_up_to_its_cap() {
+        use tower::retry::backoff::Backoff;
+        let mut b = Exponential::new(Duration::from_millis(10), Duration::from_millis(35));
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            waits.push(b.next.as_millis());
+            b.next_backoff().await;
+        }
+        assert_eq!(waits, vec![10, 20, 35, 35]);
+    }
+
+    #[test]
+    fn the_run_key_names_check_window_and_plan_version() {
+        let job = CheckJob {
+            check: "recon".into(),
+            from: "2026-11-29".parse().unwrap(),
+            to: "2026-11-30".parse().unwrap(),
+            plan_version: 3,
+            tick: chrono::Utc::now(),
+        };
+        assert_eq!(job.key(), "recon/2026-11-29/2026-11-30/v3");
+        let later = CheckJob {
+            tick: job.tick + chrono::TimeDelta::seconds(2),
+            ..job.clone()
+        };
+        assert_eq!(later.key(), job.key(), "ticks of one window share the key");
     }
 }

@@ -44,6 +44,8 @@ pub struct Pass {
     pub queued: Vec<CheckJob>,
     /// Checks whose due tick was skipped because their previous job is still open.
     pub skipped: Vec<String>,
+    /// The earliest tick of a scheduled check after the pass: when the next pass is due.
+    pub next: Option<DateTime<Utc>>,
 }
 
 /// One pass at `at`: re-reads the stored plan and state, and queues the due tick of each
@@ -71,6 +73,10 @@ pub async fn schedule_pass(
     let mid = snap.migration_id;
     for check in schedule::scheduled(&plan, phase) {
         let Some(s) = &check.schedule else { continue };
+        if let Some(n) = s.cron.after(&at.with_timezone(&plan.timezone)).next() {
+            let n = n.with_timezone(&Utc);
+            pass.next = Some(pass.next.map_or(n, |p| p.min(n)));
+        }
         let last = store.latest_tick(mid, &check.id).await?;
         let after = schedule::look_back(at, settings.catch_up, snap.state.entered_at, last);
         let Some(tick) = schedule::due_tick(&s.cron, plan.timezone, after, at) else {
@@ -121,7 +127,8 @@ pub async fn schedule_pass(
     Ok(pass)
 }
 
-/// Runs scheduler passes every `settings.every` until `shutdown` turns true; a failed
+/// Runs scheduler passes until `shutdown` turns true: at every scheduled check's next
+/// tick, and at least every `settings.every` (to see phase and plan changes); a failed
 /// pass is logged and the next one tries again.
 pub async fn run_scheduler(
     store: Store,
@@ -129,15 +136,24 @@ pub async fn run_scheduler(
     settings: SchedulerSettings,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut interval = tokio::time::interval(settings.every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = shutdown.wait_for(|s| *s) => return,
+        let at = now();
+        let next = match schedule_pass(&store, &queue, &settings, at).await {
+            Ok(pass) => pass.next,
+            Err(e) => {
+                warn!(error = %e.message, "scheduler pass failed");
+                None
+            }
+        };
+        // Wake at the next tick (a little after it, so it is due), or after `every`.
+        let mut wait = settings.every;
+        if let Some(n) = next {
+            let until = (n - now()).to_std().unwrap_or_default() + Duration::from_millis(5);
+            wait = wait.min(until);
         }
-        if let Err(e) = schedule_pass(&store, &queue, &settings, now()).await {
-            warn!(error = %e.message, "scheduler pass failed");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
         }
     }
 }
