@@ -269,3 +269,35 @@ fn bad_smtp_url_is_one_line_and_exit_2() {
     assert!(!err.contains("s3cr3t"), "{err}");
     assert!(o.stdout.is_empty(), "{}", text(&o));
 }
+
+#[test]
+fn a_new_plan_version_schedule_applies_without_restart() {
+    let (_sim, base) = start_sim();
+    // Daily schedules: nothing is due while the test runs.
+    let env = Env::new(&sim_plan("serve-replan"), base);
+    let o = env.run(&["start", "plan.yaml", "--as", "lead"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let log = env.dir.path().join("serve.log");
+    let (_serve, addr) = start_serve(&env, None, &log);
+    assert!(get(&addr, "/healthz").ends_with("ok\n"));
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(runs(&env).is_empty(), "{}", history_of(&env));
+
+    std::fs::write(env.dir.path().join("plan2.yaml"), fast_plan("serve-replan")).unwrap();
+    let o = env.run(&["plan", "apply", "plan2.yaml", "--as", "lead"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    wait_for(
+        "runs under plan version 2",
+        Duration::from_secs(120),
+        || runs(&env).len() == 2,
+    );
+    let o = env.run(&["history", "--json"]);
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e["command"]["command"] == "record_run")
+            .all(|e| e["plan_version"] == 2),
+        "{entries:?}"
+    );
+}
