@@ -108,6 +108,15 @@ fn job_context(store: &Store, worker: &WorkerArgs) -> JobContext {
     }
 }
 
+/// The job counters at shutdown, one log line.
+fn log_counters() {
+    let counters: Vec<String> = cutover_runtime::metrics::snapshot()
+        .into_iter()
+        .map(|(name, n)| format!("{name}={n}"))
+        .collect();
+    info!(counters = %counters.join(" "), "stopped");
+}
+
 pub async fn serve(url: &str, args: ServeArgs) -> Result<u8, Failure> {
     // Configuration first: a bad SMTP URL is one line and exit 2, before anything starts.
     let mailer = crate::notify_cmd::mailer(&args.mail_dir)?;
@@ -168,6 +177,7 @@ pub async fn serve(url: &str, args: ServeArgs) -> Result<u8, Failure> {
     let _ = delivery.await;
     let result = workers.await;
     let _ = http.await;
+    log_counters();
     match result {
         Ok(Ok(())) => Ok(0),
         Ok(Err(e)) => Err(e),
@@ -189,7 +199,9 @@ pub async fn worker(url: &str, args: WorkerArgs) -> Result<u8, Failure> {
     println!("cutover worker: {n} worker(s) on the queue");
     terminated().await;
     let _ = stop.send(true);
-    match workers.await {
+    let result = workers.await;
+    log_counters();
+    match result {
         Ok(Ok(())) => Ok(0),
         Ok(Err(e)) => Err(e),
         Err(e) => Err(Failure::error(format!("error: workers stopped: {e}"))),

@@ -21,6 +21,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::RunError;
 use crate::check;
 use crate::decide::{Extra, Stored, decide_and_store_once, stored_loaded};
+use crate::metrics;
 use crate::schedule::{self, CheckJob};
 
 /// The queue's name: fixed, so renaming a Rust type never orphans queued jobs.
@@ -249,6 +250,7 @@ async fn handle(
     );
     async {
         info!(tick = %job.tick.to_rfc3339(), "picked up");
+        metrics::JOBS_STARTED.inc();
         run_job(&job, n, &ctx).await
     }
     .instrument(span)
@@ -265,6 +267,7 @@ pub async fn run_job(job: &CheckJob, attempt: usize, ctx: &JobContext) -> Result
     let key = job.key();
     if let Some(seq) = store.run_key(mid, &key).await? {
         info!(seq, "already stored; nothing to do");
+        metrics::RUNS_ALREADY_STORED.inc();
         store.finish_tick(mid, &job.check, job.tick, "done").await?;
         return Ok(());
     }
@@ -298,6 +301,7 @@ pub async fn run_job(job: &CheckJob, attempt: usize, ctx: &JobContext) -> Result
         Err(e) if attempt > ctx.retries => {
             let reason = e.message.trim_start_matches("error: ").replace('\n', " ");
             warn!(%reason, "giving up; recording an error run");
+            metrics::JOBS_GIVEN_UP.inc();
             let command = Command::RecordRun {
                 check: job.check.clone(),
                 outcome: Outcome::Error,
@@ -322,6 +326,7 @@ pub async fn run_job(job: &CheckJob, attempt: usize, ctx: &JobContext) -> Result
         }
         Err(e) => {
             warn!(error = %e.message, "attempt failed; will retry");
+            metrics::ATTEMPTS_FAILED.inc();
             Err(e)
         }
     }
@@ -329,13 +334,19 @@ pub async fn run_job(job: &CheckJob, attempt: usize, ctx: &JobContext) -> Result
 
 fn log_stored(stored: &Stored, outcome: Option<Outcome>) {
     match stored {
-        Stored::Logged { result, entry, .. } => info!(
-            seq = entry.seq,
-            outcome = outcome.map(|o| o.as_str()).unwrap_or("-"),
-            accepted = result.is_ok(),
-            "run recorded"
-        ),
-        Stored::AlreadyStored { log_seq } => info!(log_seq, "already stored by another job"),
+        Stored::Logged { result, entry, .. } => {
+            metrics::RUNS_STORED.inc();
+            info!(
+                seq = entry.seq,
+                outcome = outcome.map(|o| o.as_str()).unwrap_or("-"),
+                accepted = result.is_ok(),
+                "run recorded"
+            )
+        }
+        Stored::AlreadyStored { log_seq } => {
+            metrics::RUNS_ALREADY_STORED.inc();
+            info!(log_seq, "already stored by another job")
+        }
         Stored::PlanUnchanged { .. } => {}
     }
 }

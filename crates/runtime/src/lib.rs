@@ -8,6 +8,7 @@ pub mod check;
 pub mod decide;
 mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod pull;
 pub mod schedule;
 pub mod scheduler;

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use crate::RunError;
 use crate::decide::{now, stored_plan};
 use crate::jobs::Queue;
+use crate::metrics;
 use crate::schedule::{self, CheckJob};
 
 /// How the scheduler decides what is due.
@@ -98,6 +99,7 @@ pub async fn schedule_pass(
                     "previous run still open; tick skipped"
                 );
                 pass.skipped.push(check.id.clone());
+                metrics::TICKS_SKIPPED.inc();
             }
             continue;
         }
@@ -122,6 +124,7 @@ pub async fn schedule_pass(
             window = %format!("{}..{}", job.from, job.to),
             "queued"
         );
+        metrics::TICKS_QUEUED.inc();
         pass.queued.push(job);
     }
     Ok(pass)
