@@ -77,7 +77,16 @@ fn free_port() -> u16 {
 
 /// `cutover serve` on a free port; returns it once its first line named the address.
 fn start_serve(env: &Env, smtp_port: Option<u16>, log: &Path) -> (Proc, String) {
-    let mut cmd = env.command(&[
+    start_serve_with(env, smtp_port, log, &[])
+}
+
+fn start_serve_with(
+    env: &Env,
+    smtp_port: Option<u16>,
+    log: &Path,
+    more: &[&str],
+) -> (Proc, String) {
+    let mut args = vec![
         "serve",
         "--listen",
         "127.0.0.1:0",
@@ -85,7 +94,9 @@ fn start_serve(env: &Env, smtp_port: Option<u16>, log: &Path) -> (Proc, String) 
         "1",
         "--poll-ms",
         "100",
-    ]);
+    ];
+    args.extend_from_slice(more);
+    let mut cmd = env.command(&args);
     if let Some(p) = smtp_port {
         cmd.env("CUTOVER_SMTP_URL", format!("smtp://127.0.0.1:{p}"));
     }
@@ -300,4 +311,47 @@ fn a_new_plan_version_schedule_applies_without_restart() {
             .all(|e| e["plan_version"] == 2),
         "{entries:?}"
     );
+}
+
+#[test]
+fn a_job_that_uses_up_its_attempts_records_an_error_run() {
+    let (_sim, base) = start_sim();
+    let env = Env::new(&fast_plan("serve-give-up"), base);
+    let o = env.run(&["start", "plan.yaml", "--as", "lead"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The store refuses every finding: each attempt fails when it records its run (a
+    // source that fails is not a job failure: its run is `error` at once).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&env.db).await.unwrap();
+        db.execute_unprepared(
+            "CREATE TRIGGER no_findings BEFORE INSERT ON check_findings \
+             BEGIN SELECT RAISE(ABORT, 'findings refused by the test'); END",
+        )
+        .await
+        .unwrap();
+        db.close().await.ok();
+    });
+    let log = env.dir.path().join("serve.log");
+    let (_serve, _) = start_serve_with(&env, None, &log, &["--retries", "1"]);
+    wait_for("an error run", Duration::from_secs(120), || {
+        !runs(&env).is_empty()
+    });
+    let o = env.run(&["history", "--json"]);
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let recorded: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e["command"]["command"] == "record_run")
+        .collect();
+    assert!(!recorded.is_empty());
+    for e in recorded {
+        let c = &e["command"];
+        assert_eq!(c["outcome"], "error", "{c}");
+        let detail = c["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with("gave up after 2 attempts:"), "{detail}");
+        assert!(detail.contains("findings refused by the test"), "{detail}");
+    }
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("attempt failed; will retry"), "{log}");
 }
