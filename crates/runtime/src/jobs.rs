@@ -183,7 +183,10 @@ pub async fn run_workers(
     let ctx = Arc::new(ctx);
     let mut handles = Vec::new();
     for i in 0..n.max(1) {
-        let worker_name = format!("{name}-{i}");
+        // Unique per process: apalis refuses a name whose worker was seen within a
+        // heartbeat (a restart), and re-queues a dead worker's jobs only from workers of
+        // other names.
+        let worker_name = format!("{name}-{}-{i}", std::process::id());
         let mut stop = shutdown.clone();
         let signal = async move {
             let _ = stop.wait_for(|s| *s).await;
@@ -191,6 +194,7 @@ pub async fn run_workers(
         };
         let retry = RetryPolicy::retries(settings.retries)
             .with_backoff(Exponential::new(settings.backoff, settings.backoff_max));
+        let name_for_log = worker_name.clone();
         let handle = match queue {
             Queue::Sqlite(pool) => {
                 let config = apalis_sqlite::Config::default()
@@ -205,7 +209,7 @@ pub async fn run_workers(
                     .data(ctx.clone())
                     .retry(retry)
                     .build(handle);
-                tokio::spawn(worker.run_until(signal))
+                tokio::spawn(logged(name_for_log, worker.run_until(signal)))
             }
             Queue::Postgres(pool) => {
                 let config = apalis_postgres::Config::default()
@@ -220,7 +224,7 @@ pub async fn run_workers(
                     .data(ctx.clone())
                     .retry(retry)
                     .build(handle);
-                tokio::spawn(worker.run_until(signal))
+                tokio::spawn(logged(name_for_log, worker.run_until(signal)))
             }
         };
         handles.push(handle);
@@ -233,6 +237,18 @@ pub async fn run_workers(
         }
     }
     Ok(())
+}
+
+/// A worker run that logs why it stopped, when it stopped with an error.
+async fn logged<E: std::fmt::Display>(
+    name: String,
+    run: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), E> {
+    let result = run.await;
+    if let Err(e) = &result {
+        tracing::error!(worker = %name, error = %e, "worker stopped");
+    }
+    result
 }
 
 /// The worker's handler: one span per job (check, window, attempt).
