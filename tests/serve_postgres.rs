@@ -140,6 +140,10 @@ fn two_serve_processes_on_postgres_run_each_tick_once() {
         std::fs::read_to_string(&log_a).unwrap(),
         std::fs::read_to_string(&log_b).unwrap(),
     );
+    for log in [&la, &lb] {
+        assert!(!log.contains("worker stopped"), "a worker failed:\n{log}");
+        assert!(!log.contains("ERROR"), "{log}");
+    }
     let mut all = queued(&la);
     all.extend(queued(&lb));
     assert!(all.len() >= 4, "few ticks queued:\n{la}\n{lb}");
