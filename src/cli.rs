@@ -19,8 +19,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "CUTOVER_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
 
+    /// Log lines on stderr as text or one JSON object each (level from CUTOVER_LOG).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +132,10 @@ pub enum Cmd {
     Pull(crate::pull_cmd::PullArgs),
     /// Serve a simulated old and new platform on 127.0.0.1 until interrupted.
     Sim(crate::sim_cmd::SimArgs),
+    /// Run the scheduler, the check workers and the outbox delivery until SIGINT/SIGTERM, with /healthz on --listen.
+    Serve(crate::serve_cmd::ServeArgs),
+    /// Run check workers only (more processes on one Postgres store share the work).
+    Worker(crate::serve_cmd::WorkerArgs),
     /// Email: deliver the outbox (`send`), render a message (`preview`), list it (`outbox`).
     #[command(subcommand)]
     Notify(crate::notify_cmd::NotifyCmd),

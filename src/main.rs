@@ -8,6 +8,7 @@ mod pull_cmd;
 mod recon_cmd;
 mod render;
 mod report_cmd;
+mod serve_cmd;
 mod sim_cmd;
 mod variance_cmd;
 
@@ -29,13 +30,22 @@ use cutover_runtime::RunError as Failure;
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    // A long-running process tells what it does; a command only warns.
+    let level = match cli.command {
+        Cmd::Serve(_) | Cmd::Worker(_) => "info,sqlx=error,apalis=warn",
+        _ => "warn,sqlx=error",
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match cli.log_format {
+        cli::LogFormat::Json => logs.json().init(),
+        cli::LogFormat::Text => logs.init(),
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -154,6 +164,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Report(r) => report_cmd::report(&url, r).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,
+        Cmd::Serve(args) => serve_cmd::serve(&url, args).await,
+        Cmd::Worker(args) => serve_cmd::worker(&url, args).await,
         Cmd::Recon(args) => Ok(recon_cmd::recon(&args)),
         Cmd::GenRecon(args) => Ok(recon_cmd::gen_recon(&args)),
         Cmd::History(h) => match h.action {
@@ -394,7 +406,7 @@ async fn execute(url: &str, command: Command, json: bool) -> Result<u8, Failure>
 /// [`cutover_runtime::decide_and_store`]), then prints it.
 async fn decide_and_store(
     store: &Store,
-    build: &dyn Fn(&Snapshot, &Plan) -> Result<Command, Failure>,
+    build: &(dyn Fn(&Snapshot, &Plan) -> Result<Command, Failure> + Sync),
     extra: Extra<'_>,
     json: bool,
 ) -> Result<u8, Failure> {
@@ -427,6 +439,10 @@ fn report_stored(stored: Stored, json: bool) -> u8 {
                 "Plan unchanged: it is already version {version} (sha256 {}); nothing was logged.",
                 short_hash(&hash)
             );
+            0
+        }
+        Stored::AlreadyStored { log_seq } => {
+            println!("Already recorded (log entry #{log_seq}); nothing was stored.");
             0
         }
     }

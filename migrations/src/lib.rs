@@ -20,6 +20,7 @@ mod m20261201_000004_log_binding;
 mod m20261201_000005_outbox;
 mod m20261201_000006_variances;
 mod m20261201_000007_variance_policy;
+mod m20261201_000008_runtime;
 
 /// Every schema change, oldest first.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_outbox::Migration),
             Box::new(m20261201_000006_variances::Migration),
             Box::new(m20261201_000007_variance_policy::Migration),
+            Box::new(m20261201_000008_runtime::Migration),
         ]
     }
 }

@@ -924,17 +924,23 @@ impl Compiler<'_> {
         let pos = text_pos(s, at);
         let expr = s.as_str().trim();
         let fields = expr.split_whitespace().count();
-        if fields != 5 {
+        if fields != 5 && fields != 6 {
             self.diags.error(
                 pos,
                 format!(
-                    "{ctx} has invalid schedule \"{}\": expected 5 cron fields (minute hour day-of-month month day-of-week), found {fields}",
+                    "{ctx} has invalid schedule \"{}\": expected 5 cron fields (minute hour day-of-month month day-of-week), or 6 with seconds first, found {fields}",
                     s.as_str()
                 ),
             );
             return None;
         }
-        match cron::Schedule::from_str(&format!("0 {expr}")) {
+        // Five fields run at second 0; a sixth, leading field gives the seconds.
+        let six = if fields == 5 {
+            format!("0 {expr}")
+        } else {
+            expr.to_owned()
+        };
+        match cron::Schedule::from_str(&six) {
             Ok(cron) => Some(Schedule {
                 expression: expr.to_owned(),
                 cron,

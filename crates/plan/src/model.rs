@@ -146,12 +146,13 @@ pub enum Param {
     Map(Vec<(String, Param)>),
 }
 
-/// A cron schedule: the plan's 5-field expression, read in the plan's time zone.
+/// A cron schedule: the plan's 5-field expression (or 6 fields, seconds first), read in
+/// the plan's time zone.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    /// The expression as written (5 fields).
+    /// The expression as written (5 fields, or 6 with seconds first).
     pub expression: String,
-    /// Parsed form (the `cron` crate's 6-field form, seconds = 0).
+    /// Parsed form (the `cron` crate's 6-field form; seconds = 0 for a 5-field one).
     pub cron: cron::Schedule,
 }
 

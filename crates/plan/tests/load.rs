@@ -212,7 +212,7 @@ checks:
   - { id: c1, layer: bii, kind: reconcil }
   - { id: c2, layer: bi, kind: manual, schedule: "0 7 * * *" }
   - { id: c3, layer: bi, kind: rollup }
-  - { id: c4, layer: bi, kind: rollup, schedule: "0 0 7 * * *" }
+  - { id: c4, layer: bi, kind: rollup, schedule: "0 0 7 * * * *" }
 phases:
   - id: setup
     goal: [x]
@@ -252,7 +252,7 @@ phases:
             "plan.yaml:17:5: error: check \"c3\" of kind \"rollup\" needs a schedule (5-field cron, e.g. \"0 7 * * *\")",
             "plan.yaml:17:11: warning: check \"c3\" is not used by any exit condition",
             "plan.yaml:18:11: warning: check \"c4\" is not used by any exit condition",
-            "plan.yaml:18:50: error: check \"c4\" has invalid schedule \"0 0 7 * * *\": expected 5 cron fields (minute hour day-of-month month day-of-week), found 6",
+            "plan.yaml:18:50: error: check \"c4\" has invalid schedule \"0 0 7 * * * *\": expected 5 cron fields (minute hour day-of-month month day-of-week), or 6 with seconds first, found 7",
             "plan.yaml:20:5: warning: phase \"setup\" has no exit condition; it can be left at any time",
             "plan.yaml:21:11: error: key \"goal\" of phase \"setup\": invalid type: a list, expected a string",
             "plan.yaml:22:14: error: phase \"setup\" is owned by unknown layer \"bii\"; did you mean \"bi\"?",
@@ -486,15 +486,15 @@ fn check_kinds_and_schedules() {
         ],
     );
     fails_with(
-        &edit("\"0 7 * * *\"", "\"0 0 7 * * *\""),
+        &edit("\"0 7 * * *\"", "\"0 0 7 * * * 2027\""),
         &[
-            "plan.yaml:11:52: error: check \"r\" has invalid schedule \"0 0 7 * * *\": expected 5 cron fields (minute hour day-of-month month day-of-week), found 6",
+            "plan.yaml:11:52: error: check \"r\" has invalid schedule \"0 0 7 * * * 2027\": expected 5 cron fields (minute hour day-of-month month day-of-week), or 6 with seconds first, found 7",
         ],
     );
     fails_with(
         &edit("\"0 7 * * *\"", "\"@daily\""),
         &[
-            "plan.yaml:11:52: error: check \"r\" has invalid schedule \"@daily\": expected 5 cron fields (minute hour day-of-month month day-of-week), found 1",
+            "plan.yaml:11:52: error: check \"r\" has invalid schedule \"@daily\": expected 5 cron fields (minute hour day-of-month month day-of-week), or 6 with seconds first, found 1",
         ],
     );
     let r = rendered(&edit("\"0 7 * * *\"", "\"0 25 * * *\""));

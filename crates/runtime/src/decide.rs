@@ -8,7 +8,7 @@ use cutover_engine::{Command, Decision, Facts, MigrationState, Refusal, decide};
 use cutover_notify::{DecisionInput, Sender};
 use cutover_plan::Plan;
 use cutover_store::{
-    Decided, LogEntry, NewFinding, NewOutbox, RegisterRun, Snapshot, Store, StoreError,
+    Decided, LogEntry, NewFinding, NewOutbox, Once, RegisterRun, Snapshot, Store, StoreError,
 };
 use tracing::info;
 
@@ -58,6 +58,9 @@ pub enum Stored {
     },
     /// An `ApplyPlan` of the text that is already current: nothing was logged.
     PlanUnchanged { version: i32, hash: String },
+    /// A decision with this idempotency key was stored before, as log entry `log_seq`:
+    /// nothing was stored now (see [`decide_and_store_once`]).
+    AlreadyStored { log_seq: i64 },
 }
 
 /// Times a decision is tried again when it unexpectedly conflicts (it is taken under the
@@ -93,8 +96,21 @@ impl From<RunError> for Stop {
 /// next); `advance` names its phase anyway.
 pub async fn decide_and_store(
     store: &Store,
-    build: &dyn Fn(&Snapshot, &Plan) -> Result<Command, RunError>,
+    build: &(dyn Fn(&Snapshot, &Plan) -> Result<Command, RunError> + Sync),
     extra: Extra<'_>,
+) -> Result<Stored, RunError> {
+    decide_and_store_once(store, build, extra, None).await
+}
+
+/// [`decide_and_store`], at most once per `key` when one is given: the key is checked
+/// under the write lock and stored in the decision's transaction, so a retried or
+/// duplicated job stores nothing twice ([`Stored::AlreadyStored`]). A refusal that
+/// gives up after repeated conflicts is logged without the key.
+pub async fn decide_and_store_once(
+    store: &Store,
+    build: &(dyn Fn(&Snapshot, &Plan) -> Result<Command, RunError> + Sync),
+    extra: Extra<'_>,
+    key: Option<&str>,
 ) -> Result<Stored, RunError> {
     let seen = store.load().await?;
     // Parsed outside the lock; re-parsed under it only if another plan became current.
@@ -102,72 +118,78 @@ pub async fn decide_and_store(
     let mut last = None;
     let mut unchanged = None;
     for _ in 0..ATTEMPTS {
-        let outcome = store
-            .decide_locked_with_outbox(|snap| -> Result<Option<(Decided<'_>, Vec<NewOutbox>)>, Stop> {
-                let parsed;
-                let plan = if snap.plan.hash == seen.plan.hash {
-                    &seen_plan
-                } else {
-                    parsed = stored_plan(snap)?;
-                    &parsed
-                };
-                let command = build(snap, plan)?;
-                let at = now();
-                let result = if snap.state.phase != seen.state.phase
-                    || snap.state.status != seen.state.status
-                {
-                    Err(Refusal::Invalid {
-                        reason: format!(
-                            "another command moved the migration from {} to {} ({}) while this one was being decided; nothing was done",
-                            seen.state.phase.as_deref().unwrap_or("-"),
-                            snap.state.phase.as_deref().unwrap_or("-"),
-                            snap.state.status.as_str()
-                        ),
-                    })
-                } else {
-                    decide(plan, &snap.state, &snap.facts, &command, at)
-                };
-                let (findings, plan_text, register) = match extra {
-                    Extra::Findings(f, r) => (f, None, r),
-                    Extra::Plan(text) => {
-                        if result.is_ok() && cutover_store::content_hash(text) == snap.plan.hash {
-                            unchanged = Some((snap.plan.version, snap.plan.hash.clone()));
-                            return Ok(None);
-                        }
-                        (&[][..], Some(text), None)
+        let decide_fn = |snap: &Snapshot| -> Result<Option<(Decided<'_>, Vec<NewOutbox>)>, Stop> {
+            let parsed;
+            let plan = if snap.plan.hash == seen.plan.hash {
+                &seen_plan
+            } else {
+                parsed = stored_plan(snap)?;
+                &parsed
+            };
+            let command = build(snap, plan)?;
+            let at = now();
+            let result = if snap.state.phase != seen.state.phase
+                || snap.state.status != seen.state.status
+            {
+                Err(Refusal::Invalid {
+                    reason: format!(
+                        "another command moved the migration from {} to {} ({}) while this one was being decided; nothing was done",
+                        seen.state.phase.as_deref().unwrap_or("-"),
+                        snap.state.phase.as_deref().unwrap_or("-"),
+                        snap.state.status.as_str()
+                    ),
+                })
+            } else {
+                decide(plan, &snap.state, &snap.facts, &command, at)
+            };
+            let (findings, plan_text, register) = match extra {
+                Extra::Findings(f, r) => (f, None, r),
+                Extra::Plan(text) => {
+                    if result.is_ok() && cutover_store::content_hash(text) == snap.plan.hash {
+                        unchanged = Some((snap.plan.version, snap.plan.hash.clone()));
+                        return Ok(None);
                     }
-                };
-                let outbox = rows_for(
-                    plan,
-                    &snap.state,
-                    &snap.facts,
-                    &command,
-                    result.as_ref(),
-                    findings,
+                    (&[][..], Some(text), None)
+                }
+            };
+            let outbox = rows_for(
+                plan,
+                &snap.state,
+                &snap.facts,
+                &command,
+                result.as_ref(),
+                findings,
+                at,
+            )?;
+            Ok(Some((
+                Decided {
+                    command,
+                    result,
                     at,
-                )?;
-                Ok(Some((
-                    Decided {
-                        command,
-                        result,
-                        at,
-                        findings,
-                        plan_text,
-                        register,
-                    },
-                    outbox,
-                )))
-            })
-            .await;
+                    findings,
+                    plan_text,
+                    register,
+                },
+                outbox,
+            )))
+        };
+        let outcome = match key {
+            Some(key) => store.decide_locked_once(key, decide_fn).await,
+            None => store
+                .decide_locked_with_outbox(decide_fn)
+                .await
+                .map(|o| o.map_or(Once::Nothing, Once::Stored)),
+        };
         match outcome {
-            Ok(Some((entry, d, _queued))) => {
+            Ok(Once::AlreadyStored { log_seq }) => return Ok(Stored::AlreadyStored { log_seq }),
+            Ok(Once::Stored((entry, d, _queued))) => {
                 return Ok(Stored::Logged {
                     command: d.command,
                     result: d.result,
                     entry,
                 });
             }
-            Ok(None) => {
+            Ok(Once::Nothing) => {
                 return match unchanged.take() {
                     Some((version, hash)) => Ok(Stored::PlanUnchanged { version, hash }),
                     None => Err(RunError::error("error: nothing was decided")),

@@ -7,7 +7,11 @@
 pub mod check;
 pub mod decide;
 mod error;
+pub mod jobs;
+pub mod metrics;
 pub mod pull;
+pub mod schedule;
+pub mod scheduler;
 
 pub use decide::{
     Extra, Stored, decide_and_store, log_refusal, now, rows_for, stored_loaded, stored_plan,

@@ -16,6 +16,7 @@ mod audit;
 mod binding;
 mod chain;
 mod entity;
+mod jobs;
 mod mac;
 mod outbox;
 mod register;
@@ -43,6 +44,7 @@ pub use audit::{Area, Audit, HeadCheck, Problem};
 pub use binding::{Binding, Changes, PlanRef, RunRow};
 pub use chain::{BrokenLink, GENESIS, LogEntry, Verification, short_hash, verify};
 use entity::{check_finding, check_run, migration, plan, signoff, transition, waiver};
+pub use jobs::Once;
 pub use mac::{LOG_KEY_ENV, LogKey};
 pub use outbox::{NewOutbox, OutboxMessage, OutboxStatus, message_id};
 pub use register::{

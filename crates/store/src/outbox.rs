@@ -176,7 +176,7 @@ pub(crate) async fn enqueue_in<C: ConnectionTrait>(
 
 /// Prefixes the keys of rows queued with a log entry, so the same message about two
 /// decisions is two messages.
-fn with_seq(seq: i64, rows: Vec<NewOutbox>) -> Vec<NewOutbox> {
+pub(crate) fn with_seq(seq: i64, rows: Vec<NewOutbox>) -> Vec<NewOutbox> {
     rows.into_iter()
         .map(|mut r| {
             r.key = format!("log{seq}/{}", r.key);

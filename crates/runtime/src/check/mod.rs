@@ -38,7 +38,7 @@ use cutover_sources::PullOptions;
 use cutover_store::{NewFinding, Proposed, RegisterItem, RegisterRun, SnapshotStatus, Store};
 
 use crate::RunError;
-use crate::decide::{Extra, Stored, decide_and_store};
+use crate::decide::{Extra, Stored, decide_and_store, decide_and_store_once};
 
 mod kinds;
 
@@ -91,6 +91,23 @@ pub async fn record(store: &Store, evaluated: &Evaluated) -> Result<Stored, RunE
         store,
         &|_, _| Ok(command.clone()),
         Extra::Findings(&evaluated.findings, Some(&evaluated.register)),
+    )
+    .await
+}
+
+/// [`record`], at most once per `key` (the scheduler's idempotency key of the run): a
+/// key stored before stores nothing and answers [`Stored::AlreadyStored`].
+pub async fn record_once(
+    store: &Store,
+    evaluated: &Evaluated,
+    key: &str,
+) -> Result<Stored, RunError> {
+    let command = evaluated.command.clone();
+    decide_and_store_once(
+        store,
+        &|_, _| Ok(command.clone()),
+        Extra::Findings(&evaluated.findings, Some(&evaluated.register)),
+        Some(key),
     )
     .await
 }

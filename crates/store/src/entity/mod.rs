@@ -6,6 +6,8 @@ pub mod check_run;
 pub mod migration;
 pub mod outbox;
 pub mod plan;
+pub mod run_key;
+pub mod schedule_tick;
 pub mod signoff;
 pub mod source_snapshot;
 pub mod source_snapshot_rows;
