@@ -228,6 +228,26 @@ pub fn hierarchy(source: &str, rows: &[HierarchyRow]) -> Result<Vec<Partner>, St
     Ok(partners.into_values().collect())
 }
 
+/// The tree of `day`: every line checked like [`hierarchy`], then only the partners that
+/// have a line holding on `day`. An account closed before `day` (a partner handed over to
+/// another account) or opened after it is not part of that day's tree, so it is neither
+/// rolled up nor mapped through a crosswalk line that has ended.
+pub fn hierarchy_on(
+    source: &str,
+    rows: &[HierarchyRow],
+    day: NaiveDate,
+) -> Result<Vec<Partner>, String> {
+    let live: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r.covers(day))
+        .map(|r| r.partner.as_str())
+        .collect();
+    Ok(hierarchy(source, rows)?
+        .into_iter()
+        .filter(|p| live.contains(p.id.as_str()))
+        .collect())
+}
+
 /// `system`'s partners in canonical ids: every id (partner and master) mapped through
 /// `crosswalk` on `day`; a partner or master with no mapping is an `unmapped_partner`
 /// finding and its lines are left out.
@@ -477,6 +497,31 @@ mod tests {
             valid_from: from.map(day),
             valid_to: to.map(day),
         }
+    }
+
+    #[test]
+    fn the_tree_of_a_day_leaves_out_accounts_closed_or_not_yet_opened() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let rows = [
+            edge("70067", Some("70001"), None, Some("2026-11-12")),
+            edge("70001", None, None, None),
+            edge("70099", Some("70001"), Some("2026-11-12"), None),
+        ];
+        let ids = |day| -> Vec<String> {
+            hierarchy_on("h", &rows, d(day))
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect()
+        };
+        assert_eq!(ids("2026-11-11"), ["70001", "70067"]);
+        assert_eq!(ids("2026-11-12"), ["70001", "70099"]);
+        // A cycle on any day is still an error, even one outside the day asked for.
+        let cyclic = [
+            edge("A", Some("B"), Some("2026-01-01"), Some("2026-02-01")),
+            edge("B", Some("A"), None, None),
+        ];
+        assert!(hierarchy_on("h", &cyclic, d("2026-03-01")).is_err());
     }
 
     #[test]

@@ -90,7 +90,7 @@ fn tree(
     .into_iter()
     .cloned()
     .collect();
-    let partners = reference::hierarchy(&r.source.id, &rows)?;
+    let partners = reference::hierarchy_on(&r.source.id, &rows, day)?;
     Ok(Some(reference::map_partners(
         system,
         &partners,
