@@ -19,6 +19,7 @@ mod m20261125_000003_check_findings;
 mod m20261201_000004_log_binding;
 mod m20261201_000005_outbox;
 mod m20261201_000006_variances;
+mod m20261201_000009_compact_store;
 
 /// Every schema change, oldest first.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_log_binding::Migration),
             Box::new(m20261201_000005_outbox::Migration),
             Box::new(m20261201_000006_variances::Migration),
+            Box::new(m20261201_000009_compact_store::Migration),
         ]
     }
 }
