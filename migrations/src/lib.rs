@@ -21,6 +21,7 @@ mod m20261201_000005_outbox;
 mod m20261201_000006_variances;
 mod m20261201_000007_variance_policy;
 mod m20261201_000008_runtime;
+mod m20261201_000009_compact_store;
 
 /// Every schema change, oldest first.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_variances::Migration),
             Box::new(m20261201_000007_variance_policy::Migration),
             Box::new(m20261201_000008_runtime::Migration),
+            Box::new(m20261201_000009_compact_store::Migration),
         ]
     }
 }

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use cutover_plan::Outcome;
 use rust_decimal::Decimal;
 
@@ -69,15 +69,32 @@ impl ReconcileConfig {
 pub use crate::csvrecon::KeyStatus;
 use crate::csvrecon::currency_detail;
 
-type Key = (String, NaiveDate, Metric, Option<String>, Option<String>);
+/// The names behind the interned ids of a comparison (shared by both sides). Ids are
+/// ranks in each name's own order (`None` before any link or coupon), so sorting ids
+/// sorts keys as their names would sort.
+struct Names<'a> {
+    partners: Vec<&'a str>,
+    metrics: Vec<&'a Metric>,
+    /// Links and coupons; id 0 is "none".
+    tags: Vec<&'a str>,
+    /// Currencies; id 0 is "none".
+    currencies: Vec<&'a str>,
+}
 
-fn key_text(k: &Key) -> String {
-    let mut s = format!("{},{},{}", k.0, k.1, k.2);
-    if let Some(l) = &k.3 {
-        s.push_str(&format!(",link={l}"));
+/// A key as ids: (partner, day, metric, link, coupon).
+type Key = (u32, i32, u32, u32, u32);
+
+fn key_text(names: &Names<'_>, k: &Key) -> String {
+    let day = NaiveDate::from_num_days_from_ce_opt(k.1).unwrap_or_default();
+    let mut s = format!(
+        "{},{},{}",
+        names.partners[k.0 as usize], day, names.metrics[k.2 as usize]
+    );
+    if k.3 != 0 {
+        s.push_str(&format!(",link={}", names.tags[k.3 as usize]));
     }
-    if let Some(c) = &k.4 {
-        s.push_str(&format!(",coupon={c}"));
+    if k.4 != 0 {
+        s.push_str(&format!(",coupon={}", names.tags[k.4 as usize]));
     }
     s
 }
@@ -87,8 +104,9 @@ fn key_text(k: &Key) -> String {
 struct Sum {
     value: Decimal,
     rows: u32,
-    /// The distinct currencies of its money rows (`None`: a row without one).
-    currencies: Vec<Option<String>>,
+    /// The distinct currencies of its money rows, in order of appearance (0: a row
+    /// without one).
+    currencies: Vec<u32>,
     /// The sum left the decimal range.
     overflow: bool,
 }
@@ -98,48 +116,147 @@ impl Sum {
         self.currencies.len() > 1
     }
 
-    fn currency_names(&self) -> Vec<String> {
+    fn currency_names(&self, names: &Names<'_>) -> Vec<String> {
         let mut v: Vec<String> = self
             .currencies
             .iter()
-            .map(|c| c.clone().unwrap_or_default())
+            .map(|&c| names.currencies[c as usize].to_owned())
             .collect();
         v.sort();
         v
     }
 }
 
-fn sum(rows: &[Aggregate], cfg: &ReconcileConfig) -> BTreeMap<Key, Sum> {
-    let mut m: BTreeMap<Key, Sum> = BTreeMap::new();
-    for r in rows {
-        if !cfg.only.is_empty() && !cfg.only.contains(&r.metric) {
-            continue;
-        }
-        let k = (
-            r.partner.clone(),
-            r.day,
-            r.metric.clone(),
-            r.link.clone().filter(|_| cfg.by_link),
-            r.coupon.clone().filter(|_| cfg.by_coupon),
-        );
-        let e = m.entry(k).or_default();
-        match e.value.checked_add(r.value) {
-            Some(v) => e.value = v,
-            None => e.overflow = true,
-        }
-        e.rows = e.rows.saturating_add(1);
-        // Counts carry no currency: only money is in one (and a metric the plan does not
-        // declare, as the mapping stage treats it).
-        let cur = if cfg.carries_currency(&r.metric) {
-            r.currency.clone()
-        } else {
-            None
-        };
-        if !e.currencies.contains(&cur) {
-            e.currencies.push(cur);
-        }
+/// One row of one side, as ids: 44 bytes, no strings (the rows are borrowed, never
+/// copied). `seq` keeps a key's rows in their order, so sums add up as they did.
+#[derive(Clone, Copy)]
+struct Entry {
+    key: Key,
+    currency: u32,
+    seq: u32,
+    value: Decimal,
+}
+
+/// Interns the names of both sides' rows into ids ordered like the names, and returns
+/// each side's entries sorted by key (rows of a metric outside `only` left out).
+fn entries<'a>(
+    old: &'a [Aggregate],
+    new: &'a [Aggregate],
+    cfg: &ReconcileConfig,
+) -> (Names<'a>, Vec<Entry>, Vec<Entry>) {
+    use std::collections::HashMap;
+    fn intern<'a, T: std::hash::Hash + Eq + ?Sized>(
+        map: &mut HashMap<&'a T, u32>,
+        names: &mut Vec<&'a T>,
+        name: &'a T,
+    ) -> u32 {
+        *map.entry(name).or_insert_with(|| {
+            names.push(name);
+            (names.len() - 1) as u32
+        })
     }
-    m
+    let mut partners: (HashMap<&str, u32>, Vec<&str>) = Default::default();
+    let mut metrics: (HashMap<&Metric, u32>, Vec<&Metric>) = Default::default();
+    let mut tags: (HashMap<&str, u32>, Vec<&str>) = (HashMap::new(), vec![""]);
+    let mut currencies: (HashMap<&str, u32>, Vec<&str>) = (HashMap::new(), vec![""]);
+    // The metrics kept and whether their rows carry a currency, by metric id.
+    let mut kept: Vec<(bool, bool)> = Vec::new();
+    let mut side = |rows: &'a [Aggregate]| -> Vec<Entry> {
+        let mut out = Vec::with_capacity(rows.len());
+        for (seq, r) in rows.iter().enumerate() {
+            let metric = intern(&mut metrics.0, &mut metrics.1, &r.metric);
+            if metric as usize == kept.len() {
+                kept.push((
+                    cfg.only.is_empty() || cfg.only.contains(&r.metric),
+                    cfg.carries_currency(&r.metric),
+                ));
+            }
+            let (keep, carries) = kept[metric as usize];
+            if !keep {
+                continue;
+            }
+            let mut tag = |t: &'a Option<String>, on: bool| match t {
+                Some(t) if on => intern(&mut tags.0, &mut tags.1, t.as_str()),
+                _ => 0,
+            };
+            let link = tag(&r.link, cfg.by_link);
+            let coupon = tag(&r.coupon, cfg.by_coupon);
+            // Counts carry no currency: only money is in one (and a metric the plan does
+            // not declare, as the mapping stage treats it).
+            let currency = match &r.currency {
+                Some(c) if carries => intern(&mut currencies.0, &mut currencies.1, c.as_str()),
+                _ => 0,
+            };
+            out.push(Entry {
+                key: (
+                    intern(&mut partners.0, &mut partners.1, r.partner.as_str()),
+                    r.day.num_days_from_ce(),
+                    metric,
+                    link,
+                    coupon,
+                ),
+                currency,
+                seq: seq as u32,
+                value: r.value,
+            });
+        }
+        out
+    };
+    let (mut o, mut n) = (side(old), side(new));
+    // Ids in first-seen order -> ids in name order.
+    fn ranks<T: Ord + ?Sized>(names: &mut Vec<&T>, skip: usize) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..names.len() as u32).collect();
+        order[skip..].sort_unstable_by(|&a, &b| names[a as usize].cmp(names[b as usize]));
+        let mut rank = vec![0u32; names.len()];
+        for (r, &id) in order.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        let sorted: Vec<&T> = order.iter().map(|&id| names[id as usize]).collect();
+        *names = sorted;
+        rank
+    }
+    let (pr, mr, tr) = (
+        ranks(&mut partners.1, 0),
+        ranks(&mut metrics.1, 0),
+        ranks(&mut tags.1, 1),
+    );
+    for e in o.iter_mut().chain(n.iter_mut()) {
+        let k = &mut e.key;
+        *k = (
+            pr[k.0 as usize],
+            k.1,
+            mr[k.2 as usize],
+            tr[k.3 as usize],
+            tr[k.4 as usize],
+        );
+    }
+    o.sort_unstable_by_key(|e| (e.key, e.seq));
+    n.sort_unstable_by_key(|e| (e.key, e.seq));
+    let names = Names {
+        partners: partners.1,
+        metrics: metrics.1,
+        tags: tags.1,
+        currencies: currencies.1,
+    };
+    (names, o, n)
+}
+
+/// The sum of the key at `entries[*at..]` (sorted), moving `at` past its rows.
+fn next_sum(entries: &[Entry], at: &mut usize) -> Option<(Key, Sum)> {
+    let first = entries.get(*at)?;
+    let mut s = Sum::default();
+    while let Some(e) = entries.get(*at).filter(|e| e.key == first.key) {
+        match s.value.checked_add(e.value) {
+            Some(v) => s.value = v,
+            None => s.overflow = true,
+        }
+        s.rows = s.rows.saturating_add(1);
+        if !s.currencies.contains(&e.currency) {
+            s.currencies.push(e.currency);
+        }
+        *at += 1;
+    }
+    Some((first.key, s))
 }
 
 /// The status of one key under a tolerance; `None` when it cannot be decided within the
@@ -178,7 +295,7 @@ pub fn reconcile(
         r.findings = unmapped;
         return r;
     }
-    let (o, n) = (sum(old, cfg), sum(new, cfg));
+    let (names, o, n) = entries(old, new, cfg);
     let mut findings = unmapped;
     let mut counts: BTreeMap<KeyStatus, u64> = BTreeMap::new();
     let mut money = Decimal::ZERO;
@@ -189,9 +306,37 @@ pub fn reconcile(
             Vec::new(),
         )
     };
-    let keys: std::collections::BTreeSet<&Key> = o.keys().chain(n.keys()).collect();
-    for k in keys {
-        let (os, ns) = (o.get(k), n.get(k));
+    // Per metric id: its tolerance and whether it is money.
+    let tolerances: Vec<(MetricTolerance, bool)> = names
+        .metrics
+        .iter()
+        .map(|m| (cfg.tolerance(m), cfg.vocabulary.is_money(m)))
+        .collect();
+    // Merge-walk the two sorted sides, key by key in key order.
+    let (mut oi, mut ni) = (0, 0);
+    let (mut on, mut nn) = (next_sum(&o, &mut oi), next_sum(&n, &mut ni));
+    loop {
+        let k = match (&on, &nn) {
+            (Some((a, _)), Some((b, _))) => *a.min(b),
+            (Some((a, _)), None) => *a,
+            (None, Some((b, _))) => *b,
+            (None, None) => break,
+        };
+        let os = match &on {
+            Some((a, _)) if *a == k => on.take().map(|(_, s)| s),
+            _ => None,
+        };
+        let ns = match &nn {
+            Some((b, _)) if *b == k => nn.take().map(|(_, s)| s),
+            _ => None,
+        };
+        if on.is_none() {
+            on = next_sum(&o, &mut oi);
+        }
+        if nn.is_none() {
+            nn = next_sum(&n, &mut ni);
+        }
+        let (os, ns) = (os.as_ref(), ns.as_ref());
         for (side, s) in [("old", os), ("new", ns)] {
             if let Some(s) = s
                 && s.overflow
@@ -199,7 +344,7 @@ pub fn reconcile(
             {
                 return beyond(format!(
                     "the {side} rows of {} ({} rows) sum",
-                    key_text(k),
+                    key_text(&names, &k),
                     s.rows
                 ));
             }
@@ -209,21 +354,20 @@ pub fn reconcile(
         let mismatch = os.is_some_and(Sum::mixed)
             || ns.is_some_and(Sum::mixed)
             || matches!((os, ns), (Some(a), Some(b)) if a.currencies != b.currencies);
+        let (tolerance, is_money) = tolerances[k.2 as usize];
         let s = match (os, ns) {
             _ if mismatch => KeyStatus::CurrencyMismatch,
-            (Some(a), Some(b)) => {
-                match status(a.value, b.value, cfg.tolerance(&k.2), a.rows.max(b.rows)) {
-                    Some(s) => s,
-                    None => {
-                        return beyond(format!(
-                            "the difference between old {} and new {} of {} is",
-                            a.value,
-                            b.value,
-                            key_text(k)
-                        ));
-                    }
+            (Some(a), Some(b)) => match status(a.value, b.value, tolerance, a.rows.max(b.rows)) {
+                Some(s) => s,
+                None => {
+                    return beyond(format!(
+                        "the difference between old {} and new {} of {} is",
+                        a.value,
+                        b.value,
+                        key_text(&names, &k)
+                    ));
                 }
-            }
+            },
             (Some(_), None) => KeyStatus::OnlyOld,
             _ => KeyStatus::OnlyNew,
         };
@@ -232,28 +376,30 @@ pub fn reconcile(
             continue;
         }
         // Amounts in different currencies have no difference to add up.
-        if s != KeyStatus::WithinTolerance
-            && s != KeyStatus::CurrencyMismatch
-            && cfg.vocabulary.is_money(&k.2)
-        {
+        if s != KeyStatus::WithinTolerance && s != KeyStatus::CurrencyMismatch && is_money {
             let impact = nv
                 .unwrap_or_default()
                 .checked_sub(ov.unwrap_or_default())
                 .and_then(|d| money.checked_add(d.abs()));
             match impact {
                 Some(m) => money = m,
-                None => return beyond(format!("the money impact up to {} is", key_text(k))),
+                None => {
+                    return beyond(format!(
+                        "the money impact up to {} is",
+                        key_text(&names, &k)
+                    ));
+                }
             }
         }
         let detail = if s == KeyStatus::CurrencyMismatch {
             currency_detail(
-                &os.map(Sum::currency_names).unwrap_or_default(),
-                &ns.map(Sum::currency_names).unwrap_or_default(),
+                &os.map(|s| s.currency_names(&names)).unwrap_or_default(),
+                &ns.map(|s| s.currency_names(&names)).unwrap_or_default(),
             )
         } else {
             String::new()
         };
-        findings.push(Finding::new(s.as_str(), key_text(k), detail).values(ov, nv));
+        findings.push(Finding::new(s.as_str(), key_text(&names, &k), detail).values(ov, nv));
     }
     let bad = findings
         .iter()
@@ -451,6 +597,62 @@ mod tests {
             &cfg,
         );
         assert_eq!(r.outcome, Outcome::Pass, "{}", r.reason);
+    }
+
+    /// Keys are compared and reported in key order (partner, day, metric, link, coupon;
+    /// no link before any link), whatever order the rows come in, and rows of one key are
+    /// summed per side.
+    #[test]
+    fn keys_in_order_with_links_coupons_and_other_metrics() {
+        let cfg = ReconcileConfig {
+            count: Thresholds::STRICT,
+            by_link: true,
+            by_coupon: true,
+            ..ReconcileConfig::default()
+        };
+        let tagged =
+            |p: &str, m: Metric, v: &str, link: Option<&str>, coupon: Option<&str>| Aggregate {
+                link: link.map(Into::into),
+                coupon: coupon.map(Into::into),
+                currency: None,
+                ..row(p, m, v)
+            };
+        let other = Metric::parse("zz_custom").unwrap();
+        let old = [
+            tagged("b", Metric::ClicksGross, "1", None, None),
+            tagged("a", other.clone(), "5", Some("L2"), None),
+            tagged("a", Metric::ClicksGross, "2", Some("L1"), Some("C9")),
+            tagged("a", Metric::ClicksGross, "2", Some("L1"), Some("C9")),
+            tagged("a", Metric::ClicksGross, "7", None, None),
+        ];
+        let new = [
+            tagged("a", Metric::ClicksGross, "4", Some("L1"), Some("C9")),
+            tagged("a", Metric::ClicksGross, "8", None, None),
+            tagged("a", other, "6", Some("L1"), None),
+            tagged("b", Metric::ClicksGross, "3", None, Some("C1")),
+        ];
+        let r = reconcile(&old, &new, vec![], &cfg);
+        let got: Vec<(&str, &str)> = r
+            .findings
+            .iter()
+            .map(|f| (f.subject.as_str(), f.code))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a,2026-01-01,clicks_gross", "variance"),
+                ("a,2026-01-01,zz_custom,link=L1", "only_new"),
+                ("a,2026-01-01,zz_custom,link=L2", "only_old"),
+                ("b,2026-01-01,clicks_gross", "only_old"),
+                ("b,2026-01-01,clicks_gross,coupon=C1", "only_new"),
+            ]
+        );
+        assert!(
+            r.reason
+                .starts_with("1 match, 0 within tolerance, 1 variance, 2 only_old, 2 only_new"),
+            "{}",
+            r.reason
+        );
     }
 
     /// Regression: `+=` on duplicate keys panicked when the sum overflowed `Decimal`.

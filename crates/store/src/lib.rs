@@ -51,7 +51,9 @@ pub use register::{
     Accept, Acceptance, Change, Explanation, Proposed, RUN_ACTOR, RegisterItem, RegisterRun,
     Variance, VarianceEvent,
 };
-pub use snapshots::{NewSourceSnapshot, SnapshotPage, SnapshotStatus, SourceSnapshot};
+pub use snapshots::{
+    NewSourceSnapshot, SnapshotPage, SnapshotStatus, SourceSnapshot, pack_chunk, unpack_chunk,
+};
 
 use binding::StateRows;
 
@@ -1403,12 +1405,19 @@ async fn insert_check_run(
     })
 }
 
+/// Findings per multi-row insert: 7 bound values a row, under SQLite's (32,766) and
+/// Postgres's (65,535) parameter limits.
+const FINDINGS_PER_INSERT: usize = 4_000;
+
+/// Stores a run's findings in multi-row inserts (inside the run's transaction; no ids
+/// returned). Only what the check reports is stored: a reconcile's findings are its
+/// non-matching keys, the matching ones are counted in the run's detail.
 async fn insert_findings(
     txn: &DatabaseTransaction,
     run_id: i32,
     findings: &[NewFinding],
 ) -> Result<(), StoreError> {
-    for chunk in findings.chunks(500) {
+    for chunk in findings.chunks(FINDINGS_PER_INSERT) {
         check_finding::Entity::insert_many(chunk.iter().map(|f| check_finding::ActiveModel {
             id: NotSet,
             check_run_id: Set(run_id),
@@ -1419,7 +1428,7 @@ async fn insert_findings(
             expected_value: Set(f.expected.clone()),
             detail: Set(f.detail.clone()),
         }))
-        .exec(txn)
+        .exec_without_returning(txn)
         .await?;
     }
     Ok(())

@@ -4,7 +4,7 @@
 //! (explain, accept, reject, reopen) applied with the status machine of
 //! `cutover_recon::register`, each change kept in `variance_events` with who, when, why.
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cutover_engine::{Command, Decision, Refusal, VarianceFact};
@@ -262,8 +262,14 @@ async fn event(
     Ok(())
 }
 
+/// Rows per multi-row insert of the register (22 bound values a variance, 8 an event:
+/// under SQLite's 32,766 and Postgres's 65,535 parameters).
+const BATCH: usize = 1_000;
+
 /// Upserts a run's sightings and converges the keys of its window it no longer reports,
-/// inside the run's transaction.
+/// inside the run's transaction. Keys seen for the first time (every key of a first run)
+/// are inserted in multi-row statements, their `seen` events likewise; keys already in
+/// the register are updated one by one.
 pub(crate) async fn upsert(
     txn: &DatabaseTransaction,
     migration_id: i32,
@@ -276,14 +282,19 @@ pub(crate) async fn upsert(
         .filter(variance::Column::CheckId.eq(reg.check.as_str()))
         .all(txn)
         .await?;
-    let mut seen = BTreeSet::new();
+    let by_key: HashMap<&str, &variance::Model> =
+        existing.iter().map(|r| (r.key_text.as_str(), r)).collect();
+    let mut seen: HashSet<String> = HashSet::with_capacity(reg.items.len());
+    let mut fresh: Vec<(variance::ActiveModel, String)> = Vec::new();
     for item in &reg.items {
         let s = &item.sighting;
         let key = s.key.text();
-        seen.insert(key.clone());
+        if !seen.insert(key.clone()) {
+            continue;
+        }
         let proposed = item.proposed.as_ref().map(json);
-        match existing.iter().find(|r| r.key_text == key) {
-            Some(row) => {
+        match by_key.get(key.as_str()) {
+            Some(&row) => {
                 let from = Status::parse(&row.status).ok_or_else(|| corrupt(row.id, "status"))?;
                 let to = next(from, Action::Seen).unwrap_or(from);
                 let mut runs: Vec<i32> =
@@ -324,11 +335,11 @@ pub(crate) async fn upsert(
                     .await?;
                 }
             }
-            None => {
-                let inserted = variance::Entity::insert(variance::ActiveModel {
+            None => fresh.push((
+                variance::ActiveModel {
                     id: NotSet,
                     migration_id: Set(migration_id),
-                    key_text: Set(key),
+                    key_text: Set(key.clone()),
                     check_id: Set(s.key.check.clone()),
                     partner: Set(s.key.partner.clone()),
                     day: Set(s.key.day),
@@ -350,22 +361,70 @@ pub(crate) async fn upsert(
                     explanation: Set(None),
                     accepted_by: Set(None),
                     acceptances: Set(None),
-                })
-                .exec(txn)
-                .await?;
-                event(
-                    txn,
-                    inserted.last_insert_id,
-                    at,
-                    RUN_ACTOR,
-                    Action::Seen,
-                    None,
-                    Status::Open,
-                    &format!("run #{run_id} found the key not matching ({})", s.code),
-                    Some(run_id),
-                )
-                .await?;
+                },
+                format!("run #{run_id} found the key not matching ({})", s.code),
+            )),
+        }
+    }
+    if !fresh.is_empty() {
+        let after = existing.iter().map(|r| r.id).max().unwrap_or(0);
+        let mut whys: HashMap<String, String> = HashMap::with_capacity(fresh.len());
+        let mut rows = Vec::with_capacity(fresh.len());
+        for (am, why) in fresh {
+            if let Set(k) = &am.key_text {
+                whys.insert(k.clone(), why);
             }
+            rows.push(am);
+        }
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let batch: Vec<_> = rows.by_ref().take(BATCH).collect();
+            variance::Entity::insert_many(batch)
+                .exec_without_returning(txn)
+                .await?;
+        }
+        // The ids of the keys just inserted (above every id the register held: the run
+        // writes under the migration's write lock), for their events.
+        let inserted: Vec<(i32, String)> = variance::Entity::find()
+            .select_only()
+            .column(variance::Column::Id)
+            .column(variance::Column::KeyText)
+            .filter(variance::Column::MigrationId.eq(migration_id))
+            .filter(variance::Column::CheckId.eq(reg.check.as_str()))
+            .filter(variance::Column::Id.gt(after))
+            .order_by_asc(variance::Column::Id)
+            .into_tuple()
+            .all(txn)
+            .await?;
+        let events: Vec<variance_event::ActiveModel> = inserted
+            .into_iter()
+            .filter_map(|(id, key)| {
+                let why = whys.remove(&key)?;
+                Some(variance_event::ActiveModel {
+                    id: NotSet,
+                    variance_id: Set(id),
+                    at: Set(at),
+                    actor: Set(RUN_ACTOR.to_string()),
+                    action: Set(Action::Seen.as_str().to_string()),
+                    from_status: Set(None),
+                    to_status: Set(Status::Open.as_str().to_string()),
+                    why: Set(why),
+                    check_run_id: Set(Some(run_id)),
+                })
+            })
+            .collect();
+        if !whys.is_empty() {
+            return Err(StoreError::Corrupt(format!(
+                "{} variances of run #{run_id} could not be read back after inserting them",
+                whys.len()
+            )));
+        }
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            let batch: Vec<_> = events.by_ref().take(BATCH * 2).collect();
+            variance_event::Entity::insert_many(batch)
+                .exec_without_returning(txn)
+                .await?;
         }
     }
     if !reg.compared {

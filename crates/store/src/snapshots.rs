@@ -5,6 +5,11 @@
 //! A snapshot is written in one transaction, header and rows together, and carries its
 //! status from the start: a failed or inconclusive pull can be stored for the record but
 //! is never returned by [`Store::latest_complete_snapshot`].
+//!
+//! Rows are stored in chunks of [`CHUNK`] rows, each the compact JSON below compressed
+//! with LZ4 (chunks written before compression are text and still read); the sha256
+//! over the stored chunks is checked on every read. [`Store::snapshot_row_chunks`] streams
+//! a snapshot back a few chunks at a time instead of loading it whole.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cutover_recon::{Aggregate, CrosswalkRow, Event, HierarchyRow, RateRow, Record, Row};
@@ -20,6 +25,9 @@ use crate::{Store, StoreError};
 
 /// Rows per stored chunk.
 const CHUNK: usize = 10_000;
+
+/// Chunks read per query when a snapshot is streamed back.
+const CHUNKS_PER_READ: i32 = 8;
 
 /// Threads to encode / decode chunks on (each chunk is independent; order is kept).
 fn workers(chunks: usize) -> usize {
@@ -339,13 +347,16 @@ impl Store {
             &s.rows
         };
         let parts: Vec<&[Row]> = rows.chunks(CHUNK).collect();
-        let chunks = par_map(&parts, |chunk| encode_chunk(chunk))
-            .into_iter()
-            .collect::<Result<Vec<String>, _>>()
-            .map_err(|e| StoreError::Db(format!("cannot encode rows: {e}")))?;
+        let chunks = par_map(&parts, |chunk| {
+            let text = encode_chunk(chunk).map_err(|e| format!("cannot encode rows: {e}"))?;
+            Ok::<_, String>(pack_chunk(text.as_bytes()))
+        })
+        .into_iter()
+        .collect::<Result<Vec<Vec<u8>>, _>>()
+        .map_err(StoreError::Db)?;
         let mut hasher = Sha256::new();
-        for text in &chunks {
-            hasher.update(text.as_bytes());
+        for packed in &chunks {
+            hasher.update(packed);
         }
         let rows_sha256 = hex::encode(hasher.finalize());
         let pages = serde_json::to_string(&s.pages)
@@ -375,11 +386,12 @@ impl Store {
         let models: Vec<source_snapshot_rows::ActiveModel> = chunks
             .into_iter()
             .enumerate()
-            .map(|(i, text)| source_snapshot_rows::ActiveModel {
+            .map(|(i, packed)| source_snapshot_rows::ActiveModel {
                 id: NotSet,
                 snapshot_id: Set(id),
                 chunk: Set(i as i32),
-                rows: Set(text),
+                rows: Set(String::new()),
+                packed: Set(Some(packed)),
             })
             .collect();
         let mut models = models.into_iter().peekable();
@@ -448,47 +460,132 @@ impl Store {
 
     /// The rows of a snapshot, checked against the hash stored with it.
     pub async fn snapshot_rows(&self, snap: &SourceSnapshot) -> Result<Vec<Row>, StoreError> {
-        let chunks = source_snapshot_rows::Entity::find()
-            .filter(source_snapshot_rows::Column::SnapshotId.eq(snap.id))
-            .order_by_asc(source_snapshot_rows::Column::Chunk)
-            .all(self.connection())
-            .await?;
-        let mut hasher = Sha256::new();
-        for c in &chunks {
-            hasher.update(c.rows.as_bytes());
-        }
-        // Contiguous runs of chunks, one a thread, each decoded into one vector.
-        let per = chunks.len().div_ceil(workers(chunks.len()));
-        let runs: Vec<&[source_snapshot_rows::Model]> = chunks.chunks(per.max(1)).collect();
-        let decoded = par_map(&runs, |run| {
-            let mut rows = Vec::with_capacity(run.len() * CHUNK);
-            for c in *run {
-                decode_chunk_into(&c.rows, &mut rows).map_err(|e| {
-                    StoreError::Corrupt(format!("snapshot {} chunk {}: {e}", snap.id, c.chunk))
-                })?;
-            }
-            Ok::<_, StoreError>(rows)
-        });
         let mut rows: Vec<Row> = Vec::new();
-        for part in decoded {
-            let mut part = part?;
+        self.snapshot_row_chunks(snap, |mut part| {
             if rows.is_empty() {
                 rows = part;
                 rows.reserve((snap.row_count as usize).saturating_sub(rows.len()));
             } else {
                 rows.append(&mut part);
             }
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(rows)
+    }
+
+    /// Streams a snapshot's rows to `each`, a few stored chunks at a time (in order, each
+    /// call with the rows of up to [`CHUNKS_PER_READ`] chunks), so the snapshot is never
+    /// held whole. The hash and row count are checked as the chunks go by and compared
+    /// at the end: when that fails (`StoreError::Corrupt`) the rows already handed over
+    /// were not what was stored, and the caller must discard what it built from them.
+    pub async fn snapshot_row_chunks<E: From<StoreError>>(
+        &self,
+        snap: &SourceSnapshot,
+        mut each: impl FnMut(Vec<Row>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut hasher = Sha256::new();
+        let mut count = 0u64;
+        let mut next = 0i32;
+        loop {
+            let chunks = source_snapshot_rows::Entity::find()
+                .filter(source_snapshot_rows::Column::SnapshotId.eq(snap.id))
+                .filter(source_snapshot_rows::Column::Chunk.gte(next))
+                .filter(source_snapshot_rows::Column::Chunk.lt(next + CHUNKS_PER_READ))
+                .order_by_asc(source_snapshot_rows::Column::Chunk)
+                .all(self.connection())
+                .await
+                .map_err(StoreError::from)?;
+            if chunks.is_empty() {
+                break;
+            }
+            for c in &chunks {
+                if c.chunk != next {
+                    return Err(StoreError::Corrupt(format!(
+                        "snapshot {}: chunk {next} is missing",
+                        snap.id
+                    ))
+                    .into());
+                }
+                next += 1;
+                match &c.packed {
+                    Some(p) => hasher.update(p),
+                    None => hasher.update(c.rows.as_bytes()),
+                }
+            }
+            let decoded = par_map(&chunks, |c| {
+                let mut rows = Vec::with_capacity(CHUNK);
+                let corrupt = |e: String| {
+                    StoreError::Corrupt(format!("snapshot {} chunk {}: {e}", snap.id, c.chunk))
+                };
+                match &c.packed {
+                    Some(p) => {
+                        let text = unpack_chunk(p).map_err(corrupt)?;
+                        let text = std::str::from_utf8(&text)
+                            .map_err(|e| corrupt(format!("not UTF-8: {e}")))?;
+                        decode_chunk_into(text, &mut rows)
+                    }
+                    None => decode_chunk_into(&c.rows, &mut rows),
+                }
+                .map_err(|e| corrupt(e.to_string()))?;
+                Ok::<_, StoreError>(rows)
+            });
+            drop(chunks);
+            let mut part: Vec<Row> = Vec::new();
+            for d in decoded {
+                let mut d = d?;
+                if part.is_empty() {
+                    part = d;
+                } else {
+                    part.append(&mut d);
+                }
+            }
+            count += part.len() as u64;
+            each(part)?;
         }
-        drop(chunks);
-        if hex::encode(hasher.finalize()) != snap.rows_sha256 || rows.len() as u64 != snap.row_count
-        {
+        if hex::encode(hasher.finalize()) != snap.rows_sha256 || count != snap.row_count {
             return Err(StoreError::Corrupt(format!(
                 "snapshot {}: stored rows do not match their hash",
                 snap.id
-            )));
+            ))
+            .into());
         }
-        Ok(rows)
+        Ok(())
     }
+}
+
+/// The most a stored chunk may decompress to (10,000 rows of a few hundred bytes each
+/// is far below it); a larger one is corrupt, never a reason to allocate without bound.
+const MAX_CHUNK_BYTES: usize = 256 << 20;
+
+/// A stored chunk: its length as 4 bytes little-endian, then the LZ4 block of it.
+pub fn pack_chunk(plain: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + plain.len() / 3);
+    out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+    out.extend_from_slice(&lz4_flex::block::compress(plain));
+    out
+}
+
+/// The plain bytes of a stored chunk; `Err` says why it cannot be read.
+pub fn unpack_chunk(packed: &[u8]) -> Result<Vec<u8>, String> {
+    let (len, block) = packed
+        .split_first_chunk::<4>()
+        .ok_or_else(|| "compressed chunk shorter than its length".to_owned())?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > MAX_CHUNK_BYTES {
+        return Err(format!(
+            "compressed chunk claims {len} bytes, more than {MAX_CHUNK_BYTES}"
+        ));
+    }
+    let plain =
+        lz4_flex::block::decompress(block, len).map_err(|e| format!("cannot decompress: {e}"))?;
+    if plain.len() != len {
+        return Err(format!(
+            "compressed chunk holds {} bytes, not the {len} it claims",
+            plain.len()
+        ));
+    }
+    Ok(plain)
 }
 
 #[cfg(test)]

@@ -209,30 +209,74 @@ async fn reference_rows_and_free_metrics_round_trip() {
 
 #[tokio::test]
 async fn tampered_rows_are_detected() {
+    use sea_orm::{DbBackend, Statement};
     for b in backends().await {
         let store = Store::connect(&b.url).await.expect("connect");
+        let one = |d| agg("P1", d, Metric::FtdCount, Decimal::ONE);
+        let rows: Vec<Row> = (1..=7).map(one).collect();
         let id = store
-            .save_source_snapshot(&snapshot(
-                SnapshotStatus::Complete,
-                vec![agg("P1", 1, Metric::FtdCount, Decimal::ONE)],
-            ))
-            .await
-            .unwrap();
-        store
-            .connection()
-            .execute_unprepared(
-                "UPDATE source_snapshot_rows SET rows = replace(rows, '\"1\"', '\"2\"')",
-            )
+            .save_source_snapshot(&snapshot(SnapshotStatus::Complete, rows.clone()))
             .await
             .unwrap();
         let snap = store.source_snapshot(id).await.unwrap().unwrap();
-        assert!(
-            matches!(
-                store.snapshot_rows(&snap).await,
-                Err(StoreError::Corrupt(_))
-            ),
+        assert_eq!(
+            store.snapshot_rows(&snap).await.unwrap(),
+            rows,
             "{}",
             b.name
         );
+        // The chunk is stored compressed: no row text to read in the table.
+        let db = store.connection();
+        let backend = db.get_database_backend();
+        let got = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT rows, packed FROM source_snapshot_rows",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let text: String = got.try_get("", "rows").unwrap();
+        let packed: Vec<u8> = got.try_get("", "packed").unwrap();
+        assert_eq!(text, "", "{}", b.name);
+        let plain = String::from_utf8(cutover_store::unpack_chunk(&packed).unwrap()).unwrap();
+        assert!(
+            plain.contains(r#"["P1","2026-11-03","ftd_count","1"]"#),
+            "{plain}"
+        );
+        let param = |n: usize| match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        };
+        // A valid chunk with other values, compressed or as text (the form before
+        // compression), does not match the stored hash.
+        let forged = plain.replace(r#""1"]"#, r#""2"]"#);
+        for (rows_text, packed) in [
+            (
+                String::new(),
+                Some(cutover_store::pack_chunk(forged.as_bytes())),
+            ),
+            (forged.clone(), None),
+        ] {
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "UPDATE source_snapshot_rows SET rows = {}, packed = {}",
+                    param(1),
+                    param(2)
+                ),
+                [rows_text.into(), packed.into()],
+            ))
+            .await
+            .unwrap();
+            assert!(
+                matches!(
+                    store.snapshot_rows(&snap).await,
+                    Err(StoreError::Corrupt(_))
+                ),
+                "{}",
+                b.name
+            );
+        }
     }
 }

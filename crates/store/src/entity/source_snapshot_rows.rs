@@ -1,4 +1,5 @@
-//! `source_snapshot_rows`: the normalised rows of a snapshot, as JSON arrays in chunks.
+//! `source_snapshot_rows`: the normalised rows of a snapshot, as JSON arrays in chunks,
+//! each stored as text (`rows`) or LZ4-compressed (`packed`, `rows` then empty).
 
 use sea_orm::entity::prelude::*;
 
@@ -11,6 +12,8 @@ pub struct Model {
     pub chunk: i32,
     #[sea_orm(column_type = "Text")]
     pub rows: String,
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub packed: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
