@@ -225,6 +225,7 @@ pub(crate) async fn live_facts<C: sea_orm::ConnectionTrait>(
                 .transpose()?,
             accepted_layers,
             expires: v.explanation.and_then(|e| e.expires),
+            first_seen: Some(v.first_seen),
         });
     }
     Ok(out)
