@@ -45,8 +45,9 @@ pub async fn run(url: &str, cmd: InventoryCmd) -> Result<u8, Failure> {
     }
 }
 
-/// Whether any exit condition of the plan reads the inventory.
-pub fn plan_reads_inventory(plan: &Plan) -> bool {
+/// Whether an exit condition of the phase `from` or a later one reads the inventory
+/// (all phases when `from` is not known).
+pub fn plan_reads_inventory(plan: &Plan, from: Option<&str>) -> bool {
     fn any(c: &cutover_plan::Condition) -> bool {
         match &c.kind {
             ConditionKind::Inventory => true,
@@ -54,16 +55,18 @@ pub fn plan_reads_inventory(plan: &Plan) -> bool {
             _ => false,
         }
     }
-    plan.phases.iter().any(|p| p.exit.iter().any(any))
+    let start = from.and_then(|f| plan.phase_index(f)).unwrap_or(0);
+    plan.phases[start..].iter().any(|p| p.exit.iter().any(any))
 }
 
-/// Opens the store with the inventory's documentation probed, when the stored plan has
-/// an `inventory:` condition (so its gate sees the probes); otherwise just opens it.
+/// Opens the store with the inventory's documentation probed, when an `inventory:`
+/// condition of the current phase or a later one may be evaluated (so its gate sees the
+/// probes); otherwise just opens it.
 pub async fn open_probed(url: &str) -> Result<Store, Failure> {
     let store = open(url).await?;
     let snap = store.load().await?;
     let plan = stored_plan(&snap)?;
-    if !plan_reads_inventory(&plan) {
+    if !plan_reads_inventory(&plan, snap.state.phase.as_deref()) {
         return Ok(store);
     }
     let docs = probe_docs(&plan, &snap.plan.file_name).await;

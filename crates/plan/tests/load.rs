@@ -139,6 +139,11 @@ fn parallel_run_workflow_loads_cleanly() {
                 },
             },
             Condition {
+                id: "inventory_ready".into(),
+                owners: vec!["product".into(), "affiliate".into()],
+                kind: ConditionKind::Inventory,
+            },
+            Condition {
                 id: "discovery_signed".into(),
                 owners: vec!["product".into(), "affiliate".into()],
                 kind: ConditionKind::SignOff {
