@@ -128,6 +128,9 @@ pub enum Cmd {
     /// The variance register: list, show, explain, accept, reject, reopen.
     #[command(subcommand)]
     Variance(crate::variance_cmd::VarianceCmd),
+    /// The discovery inventory and each item's state (or `inventory confirm ITEM --as P`).
+    #[command(args_conflicts_with_subcommands = true)]
+    Inventory(crate::inventory_cmd::InventoryCmd),
     /// Pull one window of a source and store it as a snapshot.
     Pull(crate::pull_cmd::PullArgs),
     /// Serve a simulated old and new platform on 127.0.0.1 until interrupted.

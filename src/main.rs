@@ -3,6 +3,7 @@
 
 mod check_cmd;
 mod cli;
+mod inventory_cmd;
 mod notify_cmd;
 mod pull_cmd;
 mod recon_cmd;
@@ -96,7 +97,15 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 to,
                 reason,
             };
-            execute(&url, command, out.json).await
+            // The gate may read the inventory, whose documentation is probed first.
+            let store = inventory_cmd::open_probed(&url).await?;
+            decide_and_store(
+                &store,
+                &|_, _| Ok(command.clone()),
+                Extra::Findings(&[], None),
+                out.json,
+            )
+            .await
         }
         Cmd::Rollback {
             by,
@@ -161,6 +170,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Check(CheckCmd::Show(args)) => check_cmd::show::show(&url, args).await,
         Cmd::Pull(args) => pull_cmd::run(&url, args).await,
         Cmd::Variance(v) => variance_cmd::run(&url, v).await,
+        Cmd::Inventory(i) => inventory_cmd::run(&url, i).await,
         Cmd::Report(r) => report_cmd::report(&url, r).await,
         Cmd::Sim(args) => sim_cmd::run(args).await,
         Cmd::Notify(cmd) => notify_cmd::run(&url, cmd).await,
@@ -375,7 +385,7 @@ async fn plan_apply(url: &str, file: &Path, by: String, json: bool) -> Result<u8
 }
 
 async fn status(url: &str, json: bool) -> Result<u8, Failure> {
-    let store = open(url).await?;
+    let store = inventory_cmd::open_probed(url).await?;
     let snap = store.load().await?;
     let plan = stored_plan(&snap)?;
     let view = render::StatusView::new(&snap, &plan, now());

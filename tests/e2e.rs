@@ -190,8 +190,10 @@ fn start_main(env: &Env) {
     .expect(0);
 }
 
-/// Makes the discovery gate hold.
+/// Makes the discovery gate hold: every essential inventory item confirmed by a person
+/// of its owner layer, the completeness check recorded, both sign-offs.
 fn satisfy_discovery(env: &Env) {
+    confirm_inventory(env);
     env.run(&[
         "check",
         "record",
@@ -208,6 +210,30 @@ fn satisfy_discovery(env: &Env) {
         .expect(0);
     env.run(&["signoff", "--as", "priya", "--layer", "affiliate"])
         .expect(0);
+}
+
+/// The example plan's inventory documents, beside a copy of the plan in `env`'s directory.
+fn copy_discovery_docs(env: &Env) {
+    let to = env.dir.path().join("discovery");
+    std::fs::create_dir_all(&to).unwrap();
+    for f in std::fs::read_dir(workflow("discovery")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+    }
+}
+
+/// Every essential inventory item of the example plan confirmed by its owner layer.
+fn confirm_inventory(env: &Env) {
+    for (item, by) in [
+        ("tracking_links", "priya"),
+        ("postbacks", "omar"),
+        ("deal_types", "priya"),
+        ("crm_sync", "chen"),
+        ("payout_runs", "fiona"),
+    ] {
+        env.run(&["inventory", "confirm", item, "--as", by])
+            .expect(0);
+    }
 }
 
 fn status_json(env: &Env) -> serde_json::Value {
@@ -306,8 +332,14 @@ fn walkthrough_refused_then_recorded_signed_and_advanced() {
         .expect(3);
     assert_eq!(
         refused.stderr(),
-        "refused: cannot leave discovery for setup: 2 exit conditions unmet\n  \
+        "refused: cannot leave discovery for setup: 3 exit conditions unmet\n  \
          discovery/workflows_documented [product]: no run of check critical_workflows_documented since the phase was entered\n  \
+         discovery/inventory_ready [product, affiliate]: 5 of 5 essential inventory items not ready: \
+         tracking_links (tracking_links, owner affiliate): not confirmed by affiliate; \
+         postbacks (postbacks, owner product): not confirmed by product; \
+         deal_types (deal_types, owner affiliate): not confirmed by affiliate; \
+         crm_sync (crm_sync, owner crm): not confirmed by crm; \
+         payout_runs (payout_runs, owner finance): not confirmed by finance\n  \
          discovery/discovery_signed [product, affiliate]: awaiting sign-off from product, affiliate\n\
          (logged as entry #2; nothing was changed)\n"
     );
@@ -355,21 +387,27 @@ fn walkthrough_refused_then_recorded_signed_and_advanced() {
         vec![
             ("start", "accepted"),
             ("advance", "refused"),
+            ("inventory_confirm", "accepted"),
+            ("inventory_confirm", "accepted"),
+            ("inventory_confirm", "accepted"),
+            ("inventory_confirm", "accepted"),
+            ("inventory_confirm", "accepted"),
             ("check_record", "accepted"),
             ("signoff", "accepted"),
             ("signoff", "accepted"),
             ("advance", "accepted"),
         ]
     );
-    assert_eq!(entries[5]["command"]["reason"], "inventory signed");
+    assert_eq!(entries[10]["command"]["reason"], "inventory signed");
     assert!(
-        entries[5]["effects"]
+        entries[10]["effects"]
             .to_string()
             .contains("record_evidence")
     );
     let out = env.run(&["history", "verify"]).expect(0);
     assert!(
-        out.stdout().starts_with("ok: 6 entries, hash chain intact"),
+        out.stdout()
+            .starts_with("ok: 11 entries, hash chain intact"),
         "{}",
         out.stdout()
     );
@@ -455,6 +493,7 @@ fn waiver_rules_and_effect() {
     );
     assert!(plan.contains("layers: [product], lead: true"));
     let file = env.write("plan.yaml", &plan);
+    copy_discovery_docs(&env);
     env.run(&["start", &file, "--as", "alex"]).expect(0);
     let out = env
         .run(&[
@@ -507,6 +546,7 @@ fn waiver_rules_and_effect() {
     .expect(0);
     let status = env.run(&["status"]).expect(0).stdout();
     assert!(status.contains("[w] workflows_documented"), "{status}");
+    confirm_inventory(&env);
     env.run(&["signoff", "--as", "omar", "--layer", "product"])
         .expect(0);
     env.run(&["signoff", "--as", "priya", "--layer", "affiliate"])
@@ -946,7 +986,7 @@ async fn regression_truncation_after_a_known_head_is_detected() {
         let head = seen["head"].as_str().unwrap().to_string();
         let out = env.run(&["history", "verify", "--head", &head]).expect(0);
         assert!(
-            out.stdout().contains("is entry #5, followed by 0 entries"),
+            out.stdout().contains("is entry #10, followed by 0 entries"),
             "{}",
             out.stdout()
         );
@@ -962,7 +1002,7 @@ async fn regression_truncation_after_a_known_head_is_detected() {
             out.stdout()
         );
         // Deleting the newest entries back past the head someone saw.
-        sql(&env, "DELETE FROM transition_log WHERE seq >= 5").await;
+        sql(&env, "DELETE FROM transition_log WHERE seq >= 10").await;
         let out = env.run(&["history", "verify", "--head", &head]).expect(1);
         assert!(
             out.stdout().contains(&format!(

@@ -80,6 +80,13 @@ pub enum Command {
         version: i32,
         change: PlanChange,
     },
+    /// A person of an inventory item's owner layer confirms the item (as documented at
+    /// `documented`, the current plan's value) describes the current setup.
+    ConfirmInventory {
+        by: String,
+        item: String,
+        documented: Option<String>,
+    },
     /// A person's change to variances of the register (explain, accept, reject, reopen),
     /// logged like any command. Who may do what to which variance is checked by the
     /// caller against the register; the engine only checks that `by` is in the plan.
@@ -137,6 +144,7 @@ impl Command {
             Command::Abort { .. } => "abort",
             Command::Complete { .. } => "complete",
             Command::ApplyPlan { .. } => "plan_apply",
+            Command::ConfirmInventory { .. } => "inventory_confirm",
             Command::Variance { action, .. } => match action {
                 VarianceAction::Explain => "variance_explain",
                 VarianceAction::Accept => "variance_accept",
@@ -160,6 +168,7 @@ impl Command {
             | Command::Abort { by, .. }
             | Command::Complete { by }
             | Command::ApplyPlan { by, .. }
+            | Command::ConfirmInventory { by, .. }
             | Command::Variance { by, .. } => Some(by),
         }
     }

@@ -68,6 +68,11 @@ pub fn decide(
         Command::Variance {
             by, action, ids, ..
         } => d.variance(by, *action, ids),
+        Command::ConfirmInventory {
+            by,
+            item,
+            documented,
+        } => d.confirm_inventory(by, item, documented.as_deref()),
     }
 }
 
@@ -176,6 +181,77 @@ impl<'a> Decider<'a> {
         })
     }
 
+    /// An inventory item confirmed by a person of its owner layer: logged, the state
+    /// unchanged (the gate reads confirmations from the log).
+    fn confirm_inventory(
+        &self,
+        by: &str,
+        item: &str,
+        documented: Option<&str>,
+    ) -> Result<Decision, Refusal> {
+        let person = self.person(by)?;
+        if self.state.status == Status::NotStarted {
+            return Err(invalid("the migration has not been started"));
+        }
+        let Some(it) = self.plan.inventory_item(item) else {
+            let known: Vec<&str> = self.plan.inventory.iter().map(|i| i.id.as_str()).collect();
+            return Err(invalid(format!(
+                "\"{item}\" is not an inventory item of the plan (items: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        if !person.layers.contains(&it.owner) {
+            return Err(not_permitted(
+                by,
+                format!(
+                    "is not in layer {}, which owns inventory item {item}; a person of {} confirms it",
+                    it.owner, it.owner
+                ),
+            ));
+        }
+        let Some(doc) = it.documented.as_deref() else {
+            return Err(invalid(format!(
+                "inventory item {item} has no \"documented:\" in the plan; write its logic down and apply the plan first"
+            )));
+        };
+        if documented != Some(doc) {
+            return Err(invalid(format!(
+                "inventory item {item} is documented at {doc} in the current plan, not {}",
+                documented.unwrap_or("(nothing)")
+            )));
+        }
+        Ok(Decision {
+            state: self.state.clone(),
+            effects: Vec::new(),
+            from_phase: self.state.phase.clone(),
+            to_phase: self.state.phase.clone(),
+            summary: format!(
+                "inventory item {item} ({doc}) confirmed by {by} for {}",
+                it.owner
+            ),
+        })
+    }
+
+    /// Refuses a transition on a day (in the plan's zone) inside a freeze window.
+    fn not_frozen(&self, what: &str) -> Result<(), Refusal> {
+        let today = self.now.with_timezone(&self.plan.timezone).date_naive();
+        match self.plan.freeze_on(today) {
+            None => Ok(()),
+            Some(f) => Err(invalid(format!(
+                "{today} is inside freeze {} ({} to {}, {}): no {what} until {}",
+                f.id,
+                f.from,
+                f.to,
+                f.reason,
+                f.to.succ_opt().unwrap_or(f.to)
+            ))),
+        }
+    }
+
     fn start(&self, by: &str) -> Result<Decision, Refusal> {
         if self.state.status != Status::NotStarted {
             return Err(invalid("the migration has already been started"));
@@ -228,6 +304,7 @@ impl<'a> Decider<'a> {
     ) -> Result<Decision, Refusal> {
         self.lead(by, "advance the migration")?;
         let (idx, current, since) = self.active()?;
+        self.not_frozen("advance")?;
         if current.id != from {
             return Err(invalid(format!(
                 "the migration is in {}, not {from}; it moved since the advance was asked for",
@@ -289,6 +366,7 @@ impl<'a> Decider<'a> {
     fn rollback(&self, by: &str, to: &str, reason: &str) -> Result<Decision, Refusal> {
         self.lead(by, "roll the migration back")?;
         let (idx, current, since) = self.active()?;
+        self.not_frozen("rollback")?;
         if reason.trim().is_empty() {
             return Err(invalid("a rollback needs a reason"));
         }

@@ -1,5 +1,6 @@
-//! Facts the caller loads before a decision: check runs recorded so far, and the variance
-//! register's live items (for `variances:` exit conditions).
+//! Facts the caller loads before a decision: check runs recorded so far, the variance
+//! register's live items (for `variances:` and `clean_days:` exit conditions), and the
+//! inventory's documentation probes and confirmations (for `inventory:` conditions).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cutover_plan::Outcome;
@@ -36,6 +37,35 @@ pub struct Facts {
     /// one is material is the plan's to say (see [`cutover_plan::VariancePolicy`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variances: Vec<VarianceFact>,
+    /// Whether each inventory item's documentation was found (probed by the caller: a
+    /// file exists, a URL answers 2xx/3xx). An item without a probe is not documented.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory_docs: Vec<InventoryDoc>,
+    /// Every accepted `inventory confirm`, oldest first (read from the log).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory_confirmations: Vec<InventoryConfirmation>,
+}
+
+/// The result of looking for one inventory item's documentation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryDoc {
+    pub item: String,
+    /// The `documented:` value probed.
+    pub documented: String,
+    pub found: bool,
+    /// What the probe saw: `HTTP 200`, `file exists`, `no such file`, `HTTP 404`...
+    pub detail: String,
+}
+
+/// A person's confirmation of an inventory item, as logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryConfirmation {
+    pub item: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// The item's `documented:` value when it was confirmed; a plan that moves the
+    /// documentation needs a new confirmation.
+    pub documented: Option<String>,
 }
 
 /// One live variance of the register, as a gate reads it.
@@ -59,4 +89,7 @@ pub struct VarianceFact {
     /// The day its explanation stops holding, if it was given one.
     #[serde(default)]
     pub expires: Option<NaiveDate>,
+    /// When a check run first found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
 }

@@ -177,6 +177,16 @@ impl Ctx<'_> {
                 let (ok, reason) = self.variances(g);
                 (ok, reason, Vec::new())
             }
+            ConditionKind::Inventory => {
+                let (ok, reason) = crate::inventory::gate(self.plan, self.facts);
+                (ok, reason, Vec::new())
+            }
+            ConditionKind::CleanDays { days, checks } => {
+                let (ok, reason) = crate::clean_days::gate(
+                    self.plan, self.facts, *days, checks, self.since, self.now,
+                );
+                (ok, reason, Vec::new())
+            }
             ConditionKind::Any(kids) | ConditionKind::All(kids) => {
                 let any = matches!(kind, ConditionKind::Any(_));
                 let reports: Vec<ConditionReport> =
@@ -446,6 +456,13 @@ pub fn describe(kind: &ConditionKind) -> String {
             }
             s
         }
+        ConditionKind::Inventory => {
+            "every essential inventory item documented and confirmed by its owner".to_string()
+        }
+        ConditionKind::CleanDays { days, checks } => format!(
+            "{days} consecutive clean days ({} passed, no new material variance)",
+            checks.join(", ")
+        ),
         ConditionKind::Any(k) => format!("any of {} conditions", k.len()),
         ConditionKind::All(k) => format!("all of {} conditions", k.len()),
     }

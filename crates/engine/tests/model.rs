@@ -319,6 +319,9 @@ impl Model {
             ConditionKind::MinDuration(d) => now - since >= *d,
             // The model has no variance register: nothing is ever unexplained.
             ConditionKind::Variances(_) => true,
+            ConditionKind::Inventory | ConditionKind::CleanDays { .. } => {
+                unreachable!("the model's plan has no inventory or clean_days condition")
+            }
             ConditionKind::Any(kids) => kids.iter().any(|k| self.holds(k, phase, since, now)),
             ConditionKind::All(kids) => kids.iter().all(|k| self.holds(k, phase, since, now)),
         }
@@ -512,6 +515,7 @@ impl Model {
             }
             Command::ApplyPlan { .. } => unreachable!("the model never applies a plan"),
             Command::Variance { .. } => unreachable!("the model has no variance register"),
+            Command::ConfirmInventory { .. } => unreachable!("the model has no inventory"),
             Command::Abort { by, reason } => {
                 if !lead(person(by)) {
                     return NotPermitted;
@@ -554,7 +558,10 @@ fn relevant(plan: &Plan, phase: Option<&str>) -> [Vec<String>; 3] {
             ConditionKind::Any(kids) | ConditionKind::All(kids) => {
                 kids.iter().for_each(|k| walk(k, out))
             }
-            ConditionKind::MinDuration(_) | ConditionKind::Variances(_) => {}
+            ConditionKind::MinDuration(_)
+            | ConditionKind::Variances(_)
+            | ConditionKind::Inventory
+            | ConditionKind::CleanDays { .. } => {}
         }
     }
     let phase = plan.phase(phase.unwrap_or("discovery")).unwrap();

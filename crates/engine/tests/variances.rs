@@ -71,6 +71,7 @@ fn v(id: i32, metric: &str, old: &str, delta: &str, status: &str, layers: &[&str
         money_impact: metric.ends_with("amount").then(|| d(delta).abs()),
         accepted_layers: layers.iter().map(|l| l.to_string()).collect(),
         expires: None,
+        first_seen: None,
     }
 }
 

@@ -27,6 +27,7 @@ pub(crate) fn compile(root: &Node, dups: &[DuplicateKey], diags: &mut Diags) -> 
     let mut c = Compiler {
         diags,
         layer_ids: Names::default(),
+        scheduled: HashSet::new(),
         check_layers: HashMap::new(),
         check_ids: Names::default(),
         condition_ids: HashMap::new(),
@@ -40,17 +41,17 @@ pub(crate) fn compile(root: &Node, dups: &[DuplicateKey], diags: &mut Diags) -> 
 
 /// Names written in the file, in file order (for suggestions), with a set for lookups.
 #[derive(Default)]
-struct Names {
+pub(crate) struct Names {
     list: Vec<String>,
     set: HashSet<String>,
 }
 
 impl Names {
-    fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.set.contains(name)
     }
 
-    fn iter(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
         self.list.iter().map(String::as_str)
     }
 }
@@ -63,10 +64,12 @@ impl FromIterator<String> for Names {
     }
 }
 
-struct Compiler<'d> {
-    diags: &'d mut Diags,
+pub(crate) struct Compiler<'d> {
+    pub(crate) diags: &'d mut Diags,
     /// Every layer id written in the file (even if its body is broken).
-    layer_ids: Names,
+    pub(crate) layer_ids: Names,
+    /// Check ids of scheduled checks.
+    pub(crate) scheduled: HashSet<String>,
     /// Check id -> its layer, for checks whose layer was readable.
     check_layers: HashMap<String, String>,
     /// Every check id written in the file.
@@ -202,7 +205,7 @@ fn kind_roles(kind: ScheduledKind) -> (&'static str, &'static [Role]) {
 }
 
 /// Where an item sits, for messages: `phase "setup"`, `person #2`.
-fn label(kind: &str, node: &Node, index: usize) -> String {
+pub(crate) fn label(kind: &str, node: &Node, index: usize) -> String {
     match peek_id(node) {
         Some(id) => format!("{kind} \"{}\"", short(&id)),
         None => format!("{kind} #{}", index + 1),
@@ -216,7 +219,7 @@ fn peek_id(node: &Node) -> Option<String> {
 
 /// Where a node starts. marked-yaml marks a block mapping at its first `:`, so a mapping
 /// is placed at its first key when that comes earlier.
-fn node_pos(node: &Node) -> Pos {
+pub(crate) fn node_pos(node: &Node) -> Pos {
     let start = Pos::of_span(node.span());
     match node
         .as_mapping()
@@ -232,11 +235,11 @@ fn key_node<'a>(map: &'a MarkedMappingNode, key: &str) -> Option<&'a MarkedScala
     map.get_key_value(key).map(|(k, _)| k)
 }
 
-fn key_pos(map: &MarkedMappingNode, key: &str) -> Option<Pos> {
+pub(crate) fn key_pos(map: &MarkedMappingNode, key: &str) -> Option<Pos> {
     key_node(map, key).map(|k| Pos::of_span(k.span()))
 }
 
-fn text_pos(s: &Spanned<String>, fallback: Pos) -> Pos {
+pub(crate) fn text_pos(s: &Spanned<String>, fallback: Pos) -> Pos {
     Pos::of_span_or(s.span(), fallback)
 }
 
@@ -312,7 +315,7 @@ impl Compiler<'_> {
     /// Reads one mapping item into its raw shape: reports unknown keys (all of them),
     /// missing or empty required keys, and every ill-typed value at its own position.
     /// Returns the item with ill-typed fields left out, or `None` if it is not a mapping.
-    fn item<T: DeserializeOwned + Default>(
+    pub(crate) fn item<T: DeserializeOwned + Default>(
         &mut self,
         node: &Node,
         keys: &[&str],
@@ -511,6 +514,15 @@ impl Compiler<'_> {
         let layer_set: HashSet<String> = self.layer_ids.iter().map(str::to_owned).collect();
         let variance_policy =
             crate::variance_policy::policy(root, &layer_set, &self.vocabulary, self.diags);
+        let inventory = match (root_map.get_node("inventory"), &top.inventory) {
+            (Some(Node::Sequence(items)), Some(_)) => self.inventory(items),
+            _ => Vec::new(),
+        };
+        let freezes = match (root_map.get_node("freezes"), &top.freezes) {
+            (Some(Node::Sequence(items)), Some(_)) => self.freezes(items),
+            _ => Vec::new(),
+        };
+        self.inventory_conditions(&phases, &inventory, root_map);
 
         if self.diags.has_errors() {
             return None;
@@ -525,6 +537,8 @@ impl Compiler<'_> {
             phases,
             metrics,
             variance_policy,
+            inventory,
+            freezes,
         })
     }
 
@@ -563,7 +577,12 @@ impl Compiler<'_> {
     }
 
     /// Reports `name` if it is not a known layer.
-    fn layer_ref(&mut self, name: &Spanned<String>, fallback: Pos, what: String) -> bool {
+    pub(crate) fn layer_ref(
+        &mut self,
+        name: &Spanned<String>,
+        fallback: Pos,
+        what: String,
+    ) -> bool {
         if self.layer_ids.contains(name.as_str()) {
             return true;
         }
@@ -598,7 +617,7 @@ impl Compiler<'_> {
     }
 
     /// Reports `id` when an earlier item of the same kind already used it.
-    fn unique(
+    pub(crate) fn unique(
         &mut self,
         seen: &mut HashMap<String, usize>,
         kind: &str,
@@ -747,6 +766,9 @@ impl Compiler<'_> {
                 );
                 None
             });
+            if let (Some(Some(_)), Some(id)) = (kind, &raw.id) {
+                self.scheduled.insert(id.as_str().to_owned());
+            }
             let mut schedule = None;
             match kind {
                 Some(None) => {
@@ -1021,6 +1043,7 @@ impl Compiler<'_> {
                     exit.push(cond);
                 }
             }
+            self.clean_days_checks(&mut exit, at, &ctx);
             if let (Some(id), Some(goal)) = (raw.id, raw.goal) {
                 out.push(Phase {
                     id: id.as_str().to_owned(),
@@ -1079,7 +1102,7 @@ impl Compiler<'_> {
                 self.diags.error(
                     at,
                     format!(
-                        "{ctx} needs exactly one of check, signoff, min_duration, variances, any or all; found none"
+                        "{ctx} needs exactly one of check, signoff, min_duration, variances, inventory, clean_days, any or all; found none"
                     ),
                 );
                 return None;
@@ -1089,7 +1112,7 @@ impl Compiler<'_> {
                 self.diags.error(
                     key_pos(map, second).unwrap_or(at),
                     format!(
-                        "{ctx} has {}; a condition is exactly one of check, signoff, min_duration, variances, any or all",
+                        "{ctx} has {}; a condition is exactly one of check, signoff, min_duration, variances, inventory, clean_days, any or all",
                         quoted_list(&kinds)
                     ),
                 );
@@ -1219,6 +1242,35 @@ impl Compiler<'_> {
                     phase_owners.to_vec()
                 };
                 (ConditionKind::Variances(g), owners)
+            }
+            "inventory" => {
+                let value = map.get_node("inventory")?;
+                crate::inventory::gate(value, ctx, self.diags)?;
+                (ConditionKind::Inventory, phase_owners.to_vec())
+            }
+            "clean_days" => {
+                let n = raw.clean_days.as_ref()?;
+                let days = match u32::try_from(**n) {
+                    Ok(v) if (1..=366).contains(&v) => v,
+                    _ => {
+                        self.diags.error(
+                            Pos::of_span_or(n.span(), at),
+                            format!(
+                                "clean_days of {ctx} must be a number of days from 1 to 366, found {}",
+                                **n
+                            ),
+                        );
+                        return None;
+                    }
+                };
+                // The phase's scheduled checks are filled in once the phase is read.
+                (
+                    ConditionKind::CleanDays {
+                        days,
+                        checks: Vec::new(),
+                    },
+                    phase_owners.to_vec(),
+                )
             }
             "min_duration" => {
                 let s = raw.min_duration.as_ref()?;

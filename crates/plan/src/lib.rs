@@ -10,6 +10,7 @@ mod compile;
 mod currency;
 mod diag;
 mod duration;
+mod inventory;
 pub mod metrics;
 mod model;
 mod raw;

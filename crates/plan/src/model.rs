@@ -35,6 +35,71 @@ pub struct Plan {
     pub metrics: Vec<DeclaredMetric>,
     /// Metric ownership, materiality and the cumulative cap (`variance_policy:`).
     pub variance_policy: VariancePolicy,
+    /// The current setup's critical workflows (`inventory:`), in file order.
+    pub inventory: Vec<InventoryItem>,
+    /// Calendar windows in which no phase transition is allowed (`freezes:`).
+    pub freezes: Vec<Freeze>,
+}
+
+/// One workflow of the current setup that discovery must capture (`inventory:` item).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryItem {
+    pub id: String,
+    /// What kind of workflow it is: one of [`WORKFLOW_KINDS`].
+    pub workflow: String,
+    /// The layer that owns it (a person of this layer confirms it).
+    pub owner: String,
+    pub priority: Priority,
+    /// Where its logic is written down: an `http(s)://` URL or a file path (relative to
+    /// the plan file). `None`: not documented yet.
+    pub documented: Option<String>,
+    /// The parts of the stack it depends on, as written.
+    pub depends_on: Vec<String>,
+    pub description: String,
+}
+
+/// The workflow kinds an inventory item may have.
+pub const WORKFLOW_KINDS: [&str; 7] = [
+    "tracking_links",
+    "postbacks",
+    "deal_types",
+    "crm_sync",
+    "reports",
+    "payout_runs",
+    "other",
+];
+
+/// How much an inventory item matters to the cutover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Essential,
+    Secondary,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Essential => "essential",
+            Priority::Secondary => "secondary",
+        }
+    }
+}
+
+/// A calendar window (days in the plan's zone, both inclusive) in which the migration may
+/// not advance or roll back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze {
+    pub id: String,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub reason: String,
+}
+
+impl Freeze {
+    pub fn covers(&self, day: chrono::NaiveDate) -> bool {
+        self.from <= day && day <= self.to
+    }
 }
 
 /// A validation layer (affiliate, product, crm, finance, bi...).
@@ -204,6 +269,13 @@ pub enum ConditionKind {
     /// At most `unexplained_material` material variances of the register (in scope) are
     /// not accepted by the layers required.
     Variances(VarianceGate),
+    /// Every essential item of the plan's `inventory:` is documented (its file exists, its
+    /// URL answers) and confirmed by a person of its owner layer.
+    Inventory,
+    /// The last `days` report days (plan zone) are clean: each scheduled check of the
+    /// phase has a `pass` run covering the day (its latest run covering it, recorded in
+    /// the phase), and no material variance of the day was first seen in the phase.
+    CleanDays { days: u32, checks: Vec<String> },
     /// At least one child holds.
     Any(Vec<Condition>),
     /// Every child holds.
@@ -288,6 +360,15 @@ impl Plan {
 
     pub fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
+    }
+
+    pub fn inventory_item(&self, id: &str) -> Option<&InventoryItem> {
+        self.inventory.iter().find(|i| i.id == id)
+    }
+
+    /// The freeze window covering `day`, if any.
+    pub fn freeze_on(&self, day: chrono::NaiveDate) -> Option<&Freeze> {
+        self.freezes.iter().find(|f| f.covers(day))
     }
 
     pub fn layer(&self, id: &str) -> Option<&Layer> {

@@ -31,6 +31,10 @@ pub(crate) struct RawPlan {
     pub metrics: Option<IgnoredAny>,
     /// Metric ownership and materiality; read by [`crate::variance_policy`].
     pub variance_policy: Option<IgnoredAny>,
+    /// Read by [`crate::inventory`].
+    pub inventory: Option<Vec<IgnoredAny>>,
+    /// Read by [`crate::inventory`].
+    pub freezes: Option<Vec<IgnoredAny>>,
 }
 
 impl RawPlan {
@@ -45,7 +49,48 @@ impl RawPlan {
         "sources",
         "metrics",
         "variance_policy",
+        "inventory",
+        "freezes",
     ];
+}
+
+/// An item of `inventory`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RawInventoryItem {
+    pub id: Text,
+    pub workflow: Text,
+    pub owner: Text,
+    pub priority: Text,
+    pub documented: Text,
+    pub depends_on: Option<Vec<Spanned<String>>>,
+    pub description: Text,
+}
+
+impl RawInventoryItem {
+    pub const KEYS: &[&str] = &[
+        "id",
+        "workflow",
+        "owner",
+        "priority",
+        "documented",
+        "depends_on",
+        "description",
+    ];
+}
+
+/// An item of `freezes`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RawFreeze {
+    pub id: Text,
+    pub from: Text,
+    pub to: Text,
+    pub reason: Text,
+}
+
+impl RawFreeze {
+    pub const KEYS: &[&str] = &["id", "from", "to", "reason"];
 }
 
 /// `layers.<id>`.
@@ -131,6 +176,9 @@ pub(crate) struct RawCondition {
     pub min_duration: Text,
     /// Read by [`crate::variance_policy::gate`] from the YAML node.
     pub variances: Option<IgnoredAny>,
+    /// Read from the YAML node (`inventory: { documented: all }`).
+    pub inventory: Option<IgnoredAny>,
+    pub clean_days: Option<Spanned<i64>>,
     /// Children are read one by one from the YAML node.
     pub any: Option<Vec<IgnoredAny>>,
     pub all: Option<Vec<IgnoredAny>>,
@@ -148,6 +196,8 @@ impl RawCondition {
         "signoff",
         "min_duration",
         "variances",
+        "inventory",
+        "clean_days",
         "any",
         "all",
     ];
@@ -157,6 +207,8 @@ impl RawCondition {
         "signoff",
         "min_duration",
         "variances",
+        "inventory",
+        "clean_days",
         "any",
         "all",
     ];

@@ -139,6 +139,11 @@ fn parallel_run_workflow_loads_cleanly() {
                 },
             },
             Condition {
+                id: "inventory_ready".into(),
+                owners: vec!["product".into(), "affiliate".into()],
+                kind: ConditionKind::Inventory,
+            },
+            Condition {
                 id: "discovery_signed".into(),
                 owners: vec!["product".into(), "affiliate".into()],
                 kind: ConditionKind::SignOff {
@@ -267,8 +272,8 @@ phases:
             "plan.yaml:29:27: error: condition \"a\" has an empty signoff list; name at least one layer",
             "plan.yaml:30:32: error: min_duration of condition \"b\": invalid duration \"14\": \"14\" has no unit; expected a number followed by w, d, h, m or s, e.g. \"14d\", \"24h\" or \"1d12h\"",
             "plan.yaml:30:44: error: condition \"b\" is owned by unknown layer \"nobody\"",
-            "plan.yaml:31:29: error: condition \"c\" has \"check\" and \"signoff\"; a condition is exactly one of check, signoff, min_duration, variances, any or all",
-            "plan.yaml:32:9: error: condition \"d\" needs exactly one of check, signoff, min_duration, variances, any or all; found none",
+            "plan.yaml:31:29: error: condition \"c\" has \"check\" and \"signoff\"; a condition is exactly one of check, signoff, min_duration, variances, inventory, clean_days, any or all",
+            "plan.yaml:32:9: error: condition \"d\" needs exactly one of check, signoff, min_duration, variances, inventory, clean_days, any or all; found none",
             "plan.yaml:33:18: error: condition \"e\" has an empty any list; add at least one condition",
             "plan.yaml:33:27: error: \"outcome\" of condition \"e\" only applies to a check condition, not any",
             "plan.yaml:34:49: error: condition #2 under condition \"f\" is missing required key \"id\"",
@@ -568,14 +573,14 @@ fn condition_kinds_and_empty_lists() {
         ),
         &[
             "plan.yaml:10:11: warning: check \"c\" is not used by any exit condition",
-            "plan.yaml:17:28: error: condition \"x\" has \"check\" and \"min_duration\"; a condition is exactly one of check, signoff, min_duration, variances, any or all",
+            "plan.yaml:17:28: error: condition \"x\" has \"check\" and \"min_duration\"; a condition is exactly one of check, signoff, min_duration, variances, inventory, clean_days, any or all",
         ],
     );
     fails_with(
         &edit("{ id: x, check: c }", "{ id: x, description: nothing }"),
         &[
             "plan.yaml:10:11: warning: check \"c\" is not used by any exit condition",
-            "plan.yaml:17:9: error: condition \"x\" needs exactly one of check, signoff, min_duration, variances, any or all; found none",
+            "plan.yaml:17:9: error: condition \"x\" needs exactly one of check, signoff, min_duration, variances, inventory, clean_days, any or all; found none",
         ],
     );
     fails_with(

@@ -253,6 +253,9 @@ impl Default for StoreOptions {
 pub struct Store {
     db: DatabaseConnection,
     key: Option<LogKey>,
+    /// The inventory documentation probes the caller made (IO outside the store); every
+    /// snapshot's facts carry them.
+    inventory_docs: Vec<cutover_engine::InventoryDoc>,
 }
 
 /// What a caller of [`Store::decide_locked`] decided, to be stored.
@@ -321,7 +324,47 @@ struct Base<'a> {
     facts: String,
 }
 
+/// Every accepted `inventory_confirm` of the log, oldest first.
+async fn inventory_confirmations<C: ConnectionTrait>(
+    conn: &C,
+    migration_id: i32,
+) -> Result<Vec<cutover_engine::InventoryConfirmation>, StoreError> {
+    let rows = read_entries(
+        conn,
+        transition::Entity::find()
+            .filter(transition::Column::MigrationId.eq(migration_id))
+            .filter(transition::Column::Kind.eq("inventory_confirm"))
+            .filter(transition::Column::Result.eq("accepted"))
+            .order_by_asc(transition::Column::Seq),
+    )
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let e = r.map_err(|u| StoreError::Unverified(u.to_string()))?;
+        if let Ok(Command::ConfirmInventory {
+            by,
+            item,
+            documented,
+        }) = serde_json::from_str::<Command>(&e.command)
+        {
+            out.push(cutover_engine::InventoryConfirmation {
+                item,
+                by,
+                at: e.at,
+                documented,
+            });
+        }
+    }
+    Ok(out)
+}
+
 impl Store {
+    /// Carries these documentation probes in the facts of every snapshot read from now on.
+    pub fn with_inventory_docs(mut self, docs: Vec<cutover_engine::InventoryDoc>) -> Store {
+        self.inventory_docs = docs;
+        self
+    }
+
     /// Opens (creating a SQLite file if needed) and brings the schema up to date, with
     /// [`StoreOptions::default`] (no log key).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
@@ -368,6 +411,7 @@ impl Store {
         Ok(Store {
             db,
             key: options.log_key,
+            inventory_docs: Vec::new(),
         })
     }
 
@@ -464,6 +508,8 @@ impl Store {
             facts: Facts {
                 check_runs: rows.runs.into_iter().map(|r| r.run).collect(),
                 variances: register::live_facts(txn, row.id).await?,
+                inventory_docs: self.inventory_docs.clone(),
+                inventory_confirmations: inventory_confirmations(txn, row.id).await?,
             },
             head,
             state_sha256: digest,

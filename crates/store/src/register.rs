@@ -4,7 +4,7 @@
 //! (explain, accept, reject, reopen) applied with the status machine of
 //! `cutover_recon::register`, each change kept in `variance_events` with who, when, why.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cutover_engine::{Command, Decision, Refusal, VarianceFact};
@@ -225,6 +225,7 @@ pub(crate) async fn live_facts<C: sea_orm::ConnectionTrait>(
                 .transpose()?,
             accepted_layers,
             expires: v.explanation.and_then(|e| e.expires),
+            first_seen: Some(v.first_seen),
         });
     }
     Ok(out)

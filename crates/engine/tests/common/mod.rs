@@ -135,6 +135,8 @@ pub fn plan() -> Plan {
         ],
         metrics: vec![],
         variance_policy: Default::default(),
+        inventory: Vec::new(),
+        freezes: Vec::new(),
         checks: vec![
             manual("links", "affiliate"),
             Check {
