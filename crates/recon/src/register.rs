@@ -234,6 +234,9 @@ pub fn sightings(
     is_money: impl Fn(&str) -> bool,
 ) -> Vec<Sighting> {
     let mut out: Vec<Sighting> = Vec::new();
+    // The first finding of a key stands; a set, not a scan of `out`, so a run with tens of
+    // thousands of non-matching keys stays linear.
+    let mut seen: std::collections::HashSet<RegisterKey> = std::collections::HashSet::new();
     for f in findings {
         if !VARIANCE_CODES.contains(&f.code) {
             continue;
@@ -244,7 +247,7 @@ pub fn sightings(
         let delta = f.new.unwrap_or_default() - f.old.unwrap_or_default();
         let money_impact =
             (is_money(&key.metric) && f.code != "currency_mismatch").then(|| delta.abs());
-        if out.iter().any(|s| s.key == key) {
+        if !seen.insert(key.clone()) {
             continue;
         }
         out.push(Sighting {
